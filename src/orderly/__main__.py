@@ -1,0 +1,3 @@
+from orderly.entrypoints.cli import main
+
+main()

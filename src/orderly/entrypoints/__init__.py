@@ -1,0 +1,1 @@
+"""Deployables: api, worker, relay, cli. Each takes the list of modules to run."""

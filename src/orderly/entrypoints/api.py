@@ -1,0 +1,64 @@
+"""The HTTP deployable: FastAPI app built from a container."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from orderly import __version__
+from orderly.entrypoints.bootstrap import Container
+from orderly.platform.http.health import health_router
+from orderly.platform.http.middleware import RequestContextMiddleware
+from orderly.platform.http.problems import install_problem_handlers
+
+DESCRIPTION = """
+Orderly is a headless commerce backend. Errors are RFC 9457 problem documents
+(`application/problem+json`) with a stable `type`; validation errors list each
+offending field under `errors`. Every response carries an `X-Request-ID`.
+"""
+
+
+def create_app(container: Container, *, run_background: bool) -> FastAPI:
+    """Build the app. ``run_background`` also runs the outbox relay and the
+    consumers in this process (the embedded default and small deployments)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await container.start()
+        if run_background:
+            await container.start_consumers()
+            container.start_relay()
+        try:
+            yield
+        finally:
+            await container.close()
+
+    app = FastAPI(
+        title="Orderly",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=container.settings.max_body_bytes,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    async def check_broker() -> None:
+        await container.bus.check()
+
+    app.include_router(
+        health_router(
+            {
+                "database": container.check_database,
+                "broker": check_broker,
+                "redis": container.check_redis,
+            }
+        )
+    )
+    for module in container.modules:
+        for router in module.routers():
+            app.include_router(router)
+    app.state.container = container
+    return app

@@ -1,0 +1,164 @@
+"""The ``orderly`` command: serve, migrate, relay, worker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+import click
+import structlog
+
+from orderly.platform.logging import configure_logging
+from orderly.platform.settings import Settings, SettingsError, load_settings
+
+log = structlog.get_logger(module="cli")
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    return settings
+
+
+def _database_url(settings: Settings, *, migrate_embedded: bool = True) -> str:
+    if settings.database_url is not None:
+        return settings.database_url
+    from orderly.platform import migrations
+    from orderly.platform.embedded import start_embedded_postgres
+
+    url = start_embedded_postgres(settings.data_dir)
+    log.info("embedded postgres ready", data_dir=str(settings.data_dir.resolve()))
+    if migrate_embedded:
+        migrations.upgrade(url)
+    return url
+
+
+def _modules(value: str | None) -> list[str] | None:
+    return [m.strip() for m in value.split(",") if m.strip()] if value else None
+
+
+modules_option = click.option(
+    "--modules", default=None, help="Comma-separated modules to run (default: all)."
+)
+
+
+@click.group()
+def main() -> None:
+    """Orderly, a headless commerce backend."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="8000 or $PORT")
+@modules_option
+@click.option(
+    "--background/--no-background",
+    default=None,
+    help="Also run the outbox relay and consumers here (default: only with the in-process bus).",
+)
+def serve(host: str, port: int, modules: str | None, background: bool | None) -> None:
+    """Serve the HTTP API (on the embedded default: the whole system in one process)."""
+    import uvicorn
+
+    from orderly.entrypoints.api import create_app
+    from orderly.entrypoints.bootstrap import build_container
+
+    settings = _settings()
+    url = _database_url(settings)
+    container = build_container(settings, database_url=url, module_names=_modules(modules))
+    run_background = container.in_process_bus if background is None else background
+    app = create_app(container, run_background=run_background)
+    log.info("serving", host=host, port=port, background=run_background)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True)
+@click.option("--down", is_flag=True, help="Downgrade to --revision instead of upgrading.")
+def migrate(revision: str, down: bool) -> None:
+    """Apply (or roll back) database migrations."""
+    from orderly.platform import migrations
+
+    settings = _settings()
+    url = _database_url(settings, migrate_embedded=False)
+    if down:
+        migrations.downgrade(url, revision)
+    else:
+        migrations.upgrade(url, revision)
+    click.echo(f"database at {'base' if down and revision == 'base' else revision}")
+
+
+@main.command("check-migrations")
+def check_migrations() -> None:
+    """Fail if the table definitions and the migrations disagree (alembic check)."""
+    from orderly.platform import migrations
+
+    settings = _settings()
+    migrations.check(_database_url(settings, migrate_embedded=False))
+    click.echo("models and migrations agree")
+
+
+@main.command()
+@modules_option
+def relay(modules: str | None) -> None:
+    """Publish committed outbox rows to the broker (several may run at once)."""
+    from orderly.entrypoints.bootstrap import build_container
+
+    settings = _settings()
+    if settings.broker_url is None:
+        raise click.UsageError("the relay needs ORDERLY_BROKER_URL; with the in-process bus it runs inside serve")
+    container = build_container(settings, database_url=_database_url(settings), module_names=_modules(modules))
+
+    async def run(stop: asyncio.Event) -> None:
+        await container.start()
+        try:
+            await container.relay().run_forever(stop)
+        finally:
+            await container.close()
+
+    _run_until_signal(run)
+
+
+@main.command()
+@modules_option
+def worker(modules: str | None) -> None:
+    """Run the modules' message consumers (competing consumers: scale freely)."""
+    from orderly.entrypoints.bootstrap import build_container
+
+    settings = _settings()
+    if settings.broker_url is None:
+        raise click.UsageError("the worker needs ORDERLY_BROKER_URL; with the in-process bus it runs inside serve")
+    container = build_container(settings, database_url=_database_url(settings), module_names=_modules(modules))
+
+    async def run(stop: asyncio.Event) -> None:
+        await container.start()
+        try:
+            await container.start_consumers()
+            log.info("worker consuming", consumers=[s.consumer for s in container.subscriptions()])
+            await stop.wait()
+        finally:
+            await container.close()
+
+    _run_until_signal(run)
+
+
+def _run_until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    async def main_task() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(stop)
+
+    asyncio.run(main_task())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,32 @@
+"""Every module Orderly has. A deployable runs a subset; topology covers all."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData, Table
+
+from orderly.modules.catalog.module import CatalogModule
+from orderly.modules.inventory.module import InventoryModule
+from orderly.platform.modules import Module
+
+# Order matters: a module may use the facades of the modules before it.
+MODULES: dict[str, type[Module]] = {
+    CatalogModule.name: CatalogModule,
+    InventoryModule.name: InventoryModule,
+}
+
+
+def all_metadata() -> list[MetaData]:
+    return [module.metadata for module in MODULES.values()]
+
+
+def all_outboxes() -> list[Table]:
+    return [module.outbox for module in MODULES.values()]
+
+
+def resolve(names: list[str] | None) -> list[type[Module]]:
+    if not names:
+        return list(MODULES.values())
+    unknown = sorted(set(names) - set(MODULES))
+    if unknown:
+        raise ValueError(f"unknown module(s): {', '.join(unknown)}; known: {', '.join(MODULES)}")
+    return [MODULES[name] for name in MODULES if name in names]

@@ -1,0 +1,1 @@
+"""Bounded contexts. Each reaches another only through its ``api`` or ``contracts``."""

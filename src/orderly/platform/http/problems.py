@@ -1,0 +1,151 @@
+"""RFC 9457 problem details: one mapping from every failure to a stable ``type``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from orderly.platform import context
+from orderly.shared_kernel.errors import ConcurrencyConflict, Conflict, DomainError, InvalidInput, NotFound
+
+log = structlog.get_logger(module="platform.http")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:orderly:problem:"
+
+_HTTP_TYPES = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    429: "too-many-requests",
+    503: "service-unavailable",
+}
+
+
+class InvalidParam(BaseModel):
+    name: str = Field(description="Dotted path of the offending field, e.g. `variants.0.price.amount`.")
+    reason: str
+    location: str = Field(description="Where the field was: body, query, path or header.")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(description="Stable identifier of the kind of problem (`urn:orderly:problem:...`).")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[InvalidParam] | None = None
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    *,
+    detail: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {"type": TYPE_PREFIX + slug, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if (request_id := context.request_id_var.get()) is not None:
+        body["request_id"] = request_id
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(
+        content=orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries declaring the problem documents a route can return."""
+    return {
+        status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": _HTTP_TYPES.get(status, "error")}
+        for status in statuses
+    }
+
+
+def _location_and_name(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str]:
+    parts = list(loc)
+    location = str(parts.pop(0)) if parts and parts[0] in {"body", "query", "path", "header", "cookie"} else "body"
+    return location, ".".join(str(p) for p in parts) or location
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return problem_response(400, "malformed-json", "Malformed JSON", detail="The body is not valid JSON.")
+    params = []
+    for error in errors:
+        location, name = _location_and_name(error.get("loc", ()))
+        params.append({"name": name, "reason": str(error.get("msg", "invalid")), "location": location})
+    names = ", ".join(p["name"] for p in params[:5])
+    return problem_response(
+        422, "validation-error", "Invalid request", detail=f"Invalid field(s): {names}", errors=params
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    slug = _HTTP_TYPES.get(exc.status_code, "http-error")
+    title = slug.replace("-", " ").capitalize()
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    return problem_response(exc.status_code, slug, title, detail=detail, headers=exc.headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    status, title = _domain_status(exc)
+    params = None
+    if isinstance(exc, InvalidInput) and "field" in exc.details:
+        params = [{"name": str(exc.details["field"]), "reason": exc.message, "location": "body"}]
+    extra = {k: v for k, v in exc.details.items() if k != "field" and isinstance(v, str | int)}
+    return problem_response(status, exc.code, title, detail=exc.message, errors=params, **extra)
+
+
+def _domain_status(exc: DomainError) -> tuple[int, str]:
+    if isinstance(exc, NotFound):
+        return 404, "Not found"
+    if isinstance(exc, ConcurrencyConflict):
+        return 409, "Concurrent modification"
+    if isinstance(exc, Conflict):
+        return 409, "Conflict"
+    if isinstance(exc, InvalidInput):
+        return 422, "Invalid request"
+    return 400, "Request refused"
+
+
+async def _unhandled(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", path=request.url.path, method=request.method)
+    return problem_response(
+        500, "internal-error", "Internal server error", detail="The error was logged; quote the request id."
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,69 @@
+"""Inbox: the record of messages a consumer has already applied.
+
+A consumer inserts the message id in the same transaction as its effect, so a
+redelivered message finds its id and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, Uuid, func
+from sqlalchemy.exc import IntegrityError
+from structlog.contextvars import bind_contextvars, unbind_contextvars
+
+from orderly.platform import context
+from orderly.platform.events import Message
+from orderly.platform.messaging.port import Handler
+from orderly.platform.uow import SqlUnitOfWork
+
+U = TypeVar("U", bound=SqlUnitOfWork)
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(200), nullable=False),
+        Column("message_id", Uuid, nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer", "message_id"),
+    )
+
+
+def is_inbox_duplicate(exc: BaseException) -> bool:
+    """True when an IntegrityError comes from a concurrent copy of the same message."""
+    return "pk_inbox" in str(getattr(exc, "orig", exc))
+
+
+def idempotent_consumer(
+    consumer: str,
+    uow_factory: Callable[[], U],
+    apply: Callable[[Message, U], Awaitable[None]],
+) -> Handler:
+    """Wrap ``apply`` so each message's effect is committed at most once.
+
+    The inbox row and the effect share one transaction; a redelivery finds the
+    row and returns, and two concurrent deliveries race on the primary key, the
+    loser rolling back and acknowledging.
+    """
+
+    async def handle(message: Message) -> None:
+        token = context.causation_var.set(str(message.message_id))
+        bind_contextvars(consumer=consumer, message_id=str(message.message_id))
+        try:
+            async with uow_factory() as uow:
+                if await uow.already_processed(consumer, message.message_id):
+                    return
+                await apply(message, uow)
+                uow.mark_processed(consumer, message.message_id)
+                await uow.commit()
+        except IntegrityError as exc:
+            if not is_inbox_duplicate(exc):
+                raise
+        finally:
+            unbind_contextvars("consumer", "message_id")
+            context.causation_var.reset(token)
+
+    return handle

@@ -1,0 +1,41 @@
+"""What a module offers the composition root, and what it gets from it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter
+from sqlalchemy import MetaData, Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orderly.platform.messaging.port import MessageBus, Subscription
+from orderly.platform.settings import Settings
+
+
+@dataclass
+class ModuleContext:
+    """Shared infrastructure plus the facades of the modules already built."""
+
+    settings: Settings
+    engine: AsyncEngine
+    bus: MessageBus
+    redis: aioredis.Redis
+    facades: dict[str, Any] = field(default_factory=dict)
+
+
+class Module(Protocol):
+    name: ClassVar[str]
+    metadata: ClassVar[MetaData]
+    outbox: ClassVar[Table]
+    # (consumer name, event types) pairs, known without building the module,
+    # so every process can declare the whole broker topology.
+    consumes: ClassVar[Sequence[tuple[str, tuple[str, ...]]]]
+
+    def facade(self) -> object | None: ...
+
+    def routers(self) -> Sequence[APIRouter]: ...
+
+    def subscriptions(self) -> Sequence[Subscription]: ...

@@ -1,0 +1,17 @@
+"""Redis client: the real server when a URL is set, an in-process stand-in otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fakeredis
+import redis.asyncio as aioredis
+
+
+def create_redis(url: str | None) -> aioredis.Redis:
+    if url is None:
+        # fakeredis implements the Redis command set (Lua included) in memory;
+        # the embedded default keeps carts, cache and limits there.
+        client: Any = fakeredis.FakeAsyncRedis()
+        return client  # type: ignore[no-any-return]
+    return aioredis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30)
