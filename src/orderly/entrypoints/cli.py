@@ -80,7 +80,7 @@ def serve(host: str, port: int, modules: str | None, background: bool | None) ->
 
 
 @main.command()
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 @click.option("--down", is_flag=True, help="Downgrade to --revision instead of upgrading.")
 def migrate(revision: str, down: bool) -> None:
     """Apply (or roll back) database migrations."""
@@ -103,6 +103,20 @@ def check_migrations() -> None:
     settings = _settings()
     migrations.check(_database_url(settings, migrate_embedded=False))
     click.echo("models and migrations agree")
+
+
+@main.command("make-migration")
+@click.option("--module", "module_name", required=True, help="The module whose schema changed.")
+@click.option("-m", "--message", required=True)
+@click.option("--rev-id", required=True, help="e.g. inventory_0002")
+def make_migration(module_name: str, message: str, rev_id: str) -> None:
+    """Autogenerate a module's next migration (database must be at heads)."""
+    from orderly.platform import migrations
+
+    settings = _settings()
+    migrations.make_migration(
+        _database_url(settings, migrate_embedded=False), module=module_name, message=message, rev_id=rev_id
+    )
 
 
 @main.command()

@@ -14,7 +14,8 @@ from orderly.platform.db import async_url
 
 config = context.config
 target_metadata = all_metadata()
-SCHEMAS = {metadata.schema for metadata in target_metadata}
+ONLY_SCHEMA = config.attributes.get("only_schema")
+SCHEMAS = {ONLY_SCHEMA} if ONLY_SCHEMA else {metadata.schema for metadata in target_metadata}
 
 
 def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
@@ -24,12 +25,19 @@ def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> 
     return True
 
 
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    if type_ == "table":
+        return obj.schema in SCHEMAS
+    return True
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         include_schemas=True,
         include_name=include_name,
+        include_object=include_object,
         compare_type=True,
         compare_server_default=False,
         transaction_per_migration=True,

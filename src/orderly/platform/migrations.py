@@ -1,4 +1,9 @@
-"""Run Alembic programmatically (``orderly migrate`` and the embedded start)."""
+"""Run Alembic programmatically.
+
+Each module owns its schema and its migrations: they live in
+``modules/<name>/migrations/`` as an Alembic branch labelled with the module's
+name, so modules evolve their tables independently (see docs/adr/0005).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,29 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-SCRIPT_LOCATION = str(Path(__file__).resolve().parent.parent / "migrations")
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+SCRIPT_LOCATION = str(PACKAGE_ROOT / "migrations")
 
 
-def alembic_config(database_url: str) -> Config:
+def module_versions_dir(module: str) -> Path:
+    return PACKAGE_ROOT / "modules" / module / "migrations"
+
+
+def alembic_config(database_url: str, *, only_schema: str | None = None) -> Config:
+    from orderly.entrypoints.registry import MODULES
+
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.set_main_option(
+        "version_locations", " ".join(str(module_versions_dir(name)) for name in MODULES)
+    )
+    config.set_main_option("path_separator", "space")
     config.attributes["database_url"] = database_url
+    config.attributes["only_schema"] = only_schema
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
@@ -28,3 +45,15 @@ def downgrade(database_url: str, revision: str) -> None:
 def check(database_url: str) -> None:
     """Fail if the models and the migrations have drifted apart."""
     command.check(alembic_config(database_url))
+
+
+def make_migration(database_url: str, *, module: str, message: str, rev_id: str) -> None:
+    """Autogenerate the next migration of one module, looking at its schema only."""
+    command.revision(
+        alembic_config(database_url, only_schema=module),
+        message=message,
+        autogenerate=True,
+        head=f"{module}@head",
+        version_path=str(module_versions_dir(module)),
+        rev_id=rev_id,
+    )
