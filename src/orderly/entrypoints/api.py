@@ -29,6 +29,7 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
         await container.start()
         if run_background:
             await container.start_consumers()
+            container.start_background_tasks()
             container.start_relay()
         try:
             yield

@@ -64,6 +64,11 @@ class Container:
     async def start_consumers(self) -> None:
         await self.bus.consume(self.subscriptions())
 
+    def start_background_tasks(self) -> None:
+        for module in self.modules:
+            for task in module.background_tasks():
+                self._tasks.append(asyncio.create_task(task(self._stop)))
+
     def start_relay(self) -> OutboxRelay:
         relay = self.relay()
         self._tasks.append(asyncio.create_task(relay.run_forever(self._stop)))

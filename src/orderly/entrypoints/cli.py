@@ -155,6 +155,7 @@ def worker(modules: str | None) -> None:
         await container.start()
         try:
             await container.start_consumers()
+            container.start_background_tasks()
             log.info("worker consuming", consumers=[s.consumer for s in container.subscriptions()])
             await stop.wait()
         finally:

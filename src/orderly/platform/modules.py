@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -13,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly.platform.messaging.port import MessageBus, Subscription
 from orderly.platform.settings import Settings
+
+
+BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
 
 
 @dataclass
@@ -39,3 +43,11 @@ class Module(Protocol):
     def routers(self) -> Sequence[APIRouter]: ...
 
     def subscriptions(self) -> Sequence[Subscription]: ...
+
+    def background_tasks(self) -> Sequence[BackgroundTask]:
+        """Periodic jobs (sweeps, expiries) run by the worker, or by serve with the in-process bus.
+
+        Each runs until ``stop`` is set; it must tolerate running in several
+        processes at once (take a lock or use SKIP LOCKED).
+        """
+        ...

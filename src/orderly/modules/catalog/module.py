@@ -13,7 +13,7 @@ from orderly.modules.catalog.adapters.http import build_router
 from orderly.modules.catalog.adapters.queries import SqlProductQueries
 from orderly.modules.catalog.adapters.repository import CatalogSqlUnitOfWork
 from orderly.platform.messaging.port import Subscription
-from orderly.platform.modules import ModuleContext
+from orderly.platform.modules import BackgroundTask, ModuleContext
 
 
 class CatalogModule:
@@ -42,4 +42,7 @@ class CatalogModule:
         return [build_router(uow_factory=self.unit_of_work, queries=self._queries)]
 
     def subscriptions(self) -> Sequence[Subscription]:
+        return []
+
+    def background_tasks(self) -> Sequence[BackgroundTask]:
         return []

@@ -14,7 +14,7 @@ from orderly.modules.inventory.adapters.facade import SqlInventoryApi
 from orderly.modules.inventory.adapters.repository import InventorySqlUnitOfWork
 from orderly.platform.inbox import idempotent_consumer
 from orderly.platform.messaging.port import Subscription
-from orderly.platform.modules import ModuleContext
+from orderly.platform.modules import BackgroundTask, ModuleContext
 
 
 class InventoryModule:
@@ -51,3 +51,6 @@ class InventoryModule:
                 handler=idempotent_consumer(REGISTER_SKUS, self.unit_of_work, on_product_created),
             )
         ]
+
+    def background_tasks(self) -> Sequence[BackgroundTask]:
+        return []
