@@ -20,14 +20,16 @@ def module_versions_dir(module: str) -> Path:
     return PACKAGE_ROOT / "modules" / module / "migrations"
 
 
-def alembic_config(database_url: str, *, only_schema: str | None = None) -> Config:
-    from orderly.entrypoints.registry import MODULES
+def _version_locations() -> list[str]:
+    # Every module that has a migrations folder; found on disk so the platform
+    # never imports the modules.
+    return sorted(str(path) for path in (PACKAGE_ROOT / "modules").glob("*/migrations") if path.is_dir())
 
+
+def alembic_config(database_url: str, *, only_schema: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
-    config.set_main_option(
-        "version_locations", " ".join(str(module_versions_dir(name)) for name in MODULES)
-    )
+    config.set_main_option("version_locations", " ".join(_version_locations()))
     config.set_main_option("path_separator", "space")
     config.attributes["database_url"] = database_url
     config.attributes["only_schema"] = only_schema
