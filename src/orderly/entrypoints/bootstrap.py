@@ -119,7 +119,7 @@ def build_container(
     ctx = ModuleContext(settings=settings, engine=engine, bus=bus, redis=redis_client)
     modules: list[Module] = []
     for module_class in registry.resolve(module_names):
-        module = module_class(ctx)  # type: ignore[call-arg]
+        module = module_class(ctx)
         ctx.facades[module.name] = module.facade()
         modules.append(module)
     log.info("container built", modules=[m.name for m in modules], bus=type(bus).__name__)

@@ -6,10 +6,10 @@ from sqlalchemy import MetaData, Table
 
 from orderly.modules.catalog.module import CatalogModule
 from orderly.modules.inventory.module import InventoryModule
-from orderly.platform.modules import Module
+from orderly.platform.modules import ModuleClass
 
 # Order matters: a module may use the facades of the modules before it.
-MODULES: dict[str, type[Module]] = {
+MODULES: dict[str, ModuleClass] = {
     CatalogModule.name: CatalogModule,
     InventoryModule.name: InventoryModule,
 }
@@ -23,7 +23,7 @@ def all_outboxes() -> list[Table]:
     return [module.outbox for module in MODULES.values()]
 
 
-def resolve(names: list[str] | None) -> list[type[Module]]:
+def resolve(names: list[str] | None) -> list[ModuleClass]:
     if not names:
         return list(MODULES.values())
     unknown = sorted(set(names) - set(MODULES))

@@ -18,14 +18,14 @@ ONLY_SCHEMA = config.attributes.get("only_schema")
 SCHEMAS = {ONLY_SCHEMA} if ONLY_SCHEMA else {metadata.schema for metadata in target_metadata}
 
 
-def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+def include_name(name: str | None, type_: Any, parent_names: Any) -> bool:
     # Only the modules' schemas are ours; anything else in the database is left alone.
     if type_ == "schema":
         return name in SCHEMAS
     return True
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(obj: Any, name: str | None, type_: Any, reflected: bool, compare_to: Any) -> bool:
     if type_ == "table":
         return obj.schema in SCHEMAS
     return True

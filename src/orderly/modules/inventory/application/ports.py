@@ -13,7 +13,8 @@ class StockItemRepository(Protocol):
 
 
 class InventoryUnitOfWork(Protocol):
-    stock_items: StockItemRepository
+    @property
+    def stock_items(self) -> StockItemRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
