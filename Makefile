@@ -36,6 +36,7 @@ lint: sync
 	$(UV) run mypy
 	$(UV) run lint-imports
 	bash scripts/check_diagrams.sh
+	bash scripts/check_deploy.sh
 
 fmt: sync
 	$(UV) run ruff format .
