@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,65 @@ class Settings(BaseSettings):
     consumer_prefetch: int = Field(default=32, ge=1, le=10_000)
     exchange_name: str = "orderly.events"
     queue_prefix: str = "orderly"
+
+    # Resource-server side, used by every module: whose access tokens the API accepts.
+    auth_issuer: str | None = Field(
+        default=None,
+        description="Issuer whose access tokens the API accepts (any OpenID Connect provider's issuer URL)."
+        " Unset: Orderly's own identity module (identity_issuer).",
+    )
+    auth_audience: str = Field(
+        default="orderly",
+        min_length=1,
+        description="The `aud` access tokens must carry; Orderly's identity module stamps this value.",
+    )
+    auth_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS URL. Unset: read from its discovery document."
+    )
+    auth_algorithms: tuple[
+        Literal["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"], ...
+    ] = Field(
+        default=("ES256",),
+        min_length=1,
+        description="Signature algorithms accepted on access tokens (asymmetric only; JSON list in the"
+        " environment). The token's own `alg` header never widens this list.",
+    )
+    auth_leeway_s: int = Field(default=30, ge=0, le=300, description="Clock skew tolerated on exp/nbf/iat.")
+    auth_jwks_cache_s: float = Field(
+        default=300, gt=0, le=86_400, description="How long a fetched JWKS is trusted before it is fetched again."
+    )
+    auth_jwks_refetch_interval_s: float = Field(
+        default=10, ge=0, le=3600, description="At most one refetch per this interval when a token names an unknown kid."
+    )
+    auth_max_token_bytes: int = Field(default=8192, ge=1024, le=65_536)
+
+    # Authorization server (the identity module).
+    identity_issuer: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The issuer URL Orderly's identity module stamps in tokens: its public base URL.",
+    )
+    identity_access_token_ttl_s: int = Field(default=600, ge=60, le=3600)
+    identity_refresh_token_idle_ttl_s: int = Field(default=1_209_600, ge=300)
+    identity_refresh_token_max_ttl_s: int = Field(
+        default=2_592_000, ge=300, description="Absolute lifetime of a refresh-token family, however often rotated."
+    )
+    identity_code_ttl_s: int = Field(default=300, ge=30, le=600)
+    identity_key_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="base64url of 32 random bytes: encrypts signing private keys at rest (AES-256-GCM)."
+        " Required when env=production.",
+    )
+    identity_key_publish_lead_s: float = Field(
+        default=900,
+        ge=0,
+        description="How long a new signing key must have been published before `orderly keys rotate`"
+        " lets it sign; keep it above every verifier's JWKS cache time.",
+    )
+    identity_jwks_max_age_s: int = Field(default=300, ge=0, le=86_400)
+    identity_signin_account_limit: int = Field(default=5, ge=1, le=1000)
+    identity_signin_ip_limit: int = Field(default=20, ge=1, le=100_000)
+    identity_signin_window_s: int = Field(default=900, ge=1, le=86_400)
+    identity_register_ip_limit: int = Field(default=20, ge=1, le=100_000)
 
     @field_validator("database_url")
     @classmethod
