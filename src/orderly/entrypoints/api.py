@@ -41,10 +41,12 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=container.settings.max_body_bytes,
     )
     install_problem_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    # The body limit lives in this middleware, not in FastAPI(max_body_size=...):
+    # FastAPI's limiter sits outside every user middleware and would answer 413
+    # as plain text without the request id.
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=container.settings.max_body_bytes)
 
     async def check_broker() -> None:
         await container.bus.check()

@@ -16,9 +16,16 @@ _NON_TENDER = {"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XBA", "XBB", "XBC", "X
 
 def minor_units(currency: str) -> int:
     """Number of decimal places the currency allows, per ISO 4217."""
-    if currency in _NON_TENDER or currency not in _Iso4217.__members__:
+    # The iso4217 enum also has lower-case aliases ("eur"), which the standard
+    # does not; only the upper-case code is a currency here.
+    entry = (
+        _Iso4217.__members__.get(currency)
+        if isinstance(currency, str) and currency.isascii() and currency.isupper()
+        else None
+    )
+    if entry is None or currency in _NON_TENDER:
         raise InvalidInput(f"'{currency}' is not an ISO 4217 currency code", field="currency")
-    exponent = _Iso4217(currency).exponent
+    exponent = entry.exponent
     if exponent is None:
         raise InvalidInput(f"'{currency}' has no minor unit and cannot be charged", field="currency")
     return int(exponent)
@@ -44,12 +51,12 @@ class Money:
         if not self.amount.is_finite():
             raise InvalidInput("amount must be a finite number", field="amount")
         exponent = self.amount.as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > places and self.amount != self.amount.quantize(
-            Decimal(1).scaleb(-places)
+        if (
+            isinstance(exponent, int)
+            and -exponent > places
+            and self.amount != self.amount.quantize(Decimal(1).scaleb(-places))
         ):
-            raise InvalidInput(
-                f"{self.currency} allows at most {places} decimal places", field="amount"
-            )
+            raise InvalidInput(f"{self.currency} allows at most {places} decimal places", field="amount")
 
     @classmethod
     def of(cls, amount: str | Decimal, currency: str) -> Money:

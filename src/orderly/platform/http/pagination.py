@@ -26,4 +26,6 @@ def decode_cursor(cursor: str) -> uuid.UUID:
             raise ValueError("unknown cursor version")
         return uuid.UUID(str(data["after"]))
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError, orjson.JSONDecodeError):
-        raise InvalidInput("the cursor is not one this API issued", field="cursor") from None
+        raise InvalidInput(
+            "the cursor is not one this API issued", field="cursor", location="query"
+        ) from None

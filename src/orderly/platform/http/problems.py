@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from orderly.platform import context
 from orderly.shared_kernel.errors import ConcurrencyConflict, Conflict, DomainError, InvalidInput, NotFound
@@ -82,14 +83,20 @@ def problem_response(
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries declaring the problem documents a route can return."""
     return {
-        status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": _HTTP_TYPES.get(status, "error")}
+        status: {
+            "model": Problem,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "description": _HTTP_TYPES.get(status, "error"),
+        }
         for status in statuses
     }
 
 
 def _location_and_name(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str]:
     parts = list(loc)
-    location = str(parts.pop(0)) if parts and parts[0] in {"body", "query", "path", "header", "cookie"} else "body"
+    location = (
+        str(parts.pop(0)) if parts and parts[0] in {"body", "query", "path", "header", "cookie"} else "body"
+    )
     return location, ".".join(str(p) for p in parts) or location
 
 
@@ -97,7 +104,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
-        return problem_response(400, "malformed-json", "Malformed JSON", detail="The body is not valid JSON.")
+        return _malformed_json()
     params = []
     for error in errors:
         location, name = _location_and_name(error.get("loc", ()))
@@ -108,12 +115,50 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# FastAPI answers a body it could not decode at all (invalid UTF-8, nesting or
+# integers past the parser's limits) with this 400 rather than a validation
+# error; to a client it is the same mistake as a syntax error.
+_FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_PARSE_ERROR:
+        return _malformed_json()
     slug = _HTTP_TYPES.get(exc.status_code, "http-error")
     title = slug.replace("-", " ").capitalize()
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
-    return problem_response(exc.status_code, slug, title, detail=detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+    return problem_response(exc.status_code, slug, title, detail=detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route accepts on this path.
+
+    Starlette's 405 names only the methods of the first route whose path
+    matched, but FastAPI registers one route per method, so ``Allow`` would
+    leave out the others (RFC 9110 wants them all). Each method is tried
+    against the routing table as a fresh request would be.
+    """
+    fresh = {key: request.scope[key] for key in _ROUTING_SCOPE_KEYS if key in request.scope}
+    routes = request.app.router.routes
+    return {
+        method
+        for method in _METHODS
+        if any(route.matches({**fresh, "method": method})[0] is Match.FULL for route in routes)
+    }
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# Only what routing reads: the keys routing itself added while handling the
+# real request (route, endpoint, path params) must not steer the probes.
+_ROUTING_SCOPE_KEYS = ("type", "path", "raw_path", "root_path", "headers", "query_string", "app")
+
+
+def _malformed_json() -> Response:
+    return problem_response(400, "malformed-json", "Malformed JSON", detail="The body is not valid JSON.")
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
@@ -121,9 +166,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     status, title = _domain_status(exc)
     params = None
     if isinstance(exc, InvalidInput) and "field" in exc.details:
-        params = [{"name": str(exc.details["field"]), "reason": exc.message, "location": "body"}]
+        location = str(exc.details.get("location", "body"))
+        params = [{"name": str(exc.details["field"]), "reason": exc.message, "location": location}]
     extra: dict[str, Any] = {
-        k: v for k, v in exc.details.items() if k != "field" and isinstance(v, str | int)
+        k: v for k, v in exc.details.items() if k not in {"field", "location"} and isinstance(v, str | int)
     }
     return problem_response(status, exc.code, title, detail=exc.message, errors=params, **extra)
 
@@ -140,11 +186,19 @@ def _domain_status(exc: DomainError) -> tuple[int, str]:
     return 400, "Request refused"
 
 
-async def _unhandled(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", path=request.url.path, method=request.method)
+def internal_error_response() -> Response:
+    """The answer to a failure nobody handled: no trace, only the request id to quote."""
     return problem_response(
         500, "internal-error", "Internal server error", detail="The error was logged; quote the request id."
     )
+
+
+async def _unhandled(request: Request, exc: Exception) -> Response:
+    # Normally RequestContextMiddleware answers first (it sits inside
+    # Starlette's ServerErrorMiddleware, where this handler runs); this catches
+    # failures in anything wrapped around it.
+    log.exception("unhandled error", path=request.url.path, method=request.method)
+    return internal_error_response()
 
 
 def install_problem_handlers(app: FastAPI) -> None:

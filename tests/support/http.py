@@ -1,0 +1,111 @@
+"""Drive the real ASGI app in-process and read its answers.
+
+The app is built exactly as ``orderly serve`` builds it (same composition root,
+same lifespan), only pointed at the test database and without a socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import Table, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orderly.entrypoints.api import create_app
+from orderly.entrypoints.bootstrap import build_container
+from orderly.modules.catalog.adapters import tables as catalog_tables
+from orderly.modules.inventory.adapters import tables as inventory_tables
+from orderly.platform.http.problems import PROBLEM_MEDIA_TYPE, TYPE_PREFIX
+from orderly.platform.settings import Settings
+
+BASE_URL = "http://orderly.test"
+
+# Every table a product write can touch, directly or through the relay.
+WRITE_TABLES: tuple[Table, ...] = (
+    catalog_tables.products,
+    catalog_tables.variants,
+    catalog_tables.outbox,
+    inventory_tables.stock_items,
+    inventory_tables.inbox,
+    inventory_tables.outbox,
+)
+
+
+@asynccontextmanager
+async def app_client(
+    settings: Settings,
+    database_url: str,
+    *,
+    run_background: bool = True,
+    customize: Callable[[FastAPI], None] | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to a freshly built app whose lifespan is running.
+
+    ``customize`` may add test-only routes before the app starts serving.
+    """
+    app = create_app(build_container(settings, database_url=database_url), run_background=run_background)
+    if customize is not None:
+        customize(app)
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
+        # raise_app_exceptions=False: let the app's own error handling answer,
+        # as a real server would, instead of re-raising in the test.
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, timeout=30) as client:
+            yield client
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    """Check an RFC 9457 answer: status, media type, stable ``type``; return the body."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].split(";")[0] == PROBLEM_MEDIA_TYPE, response.headers
+    body: dict[str, Any] = response.json()
+    assert body["type"] == TYPE_PREFIX + slug, body
+    assert body["status"] == status, body
+    assert isinstance(body["title"], str), body
+    assert body["title"], body
+    assert response.headers.get("x-request-id"), response.headers
+    return body
+
+
+def invalid_field_names(problem: dict[str, Any]) -> set[str]:
+    """The dotted names of the fields a validation problem blames."""
+    return {str(error["name"]) for error in problem.get("errors") or []}
+
+
+async def row_counts(engine: AsyncEngine, tables: tuple[Table, ...] = WRITE_TABLES) -> dict[str, int]:
+    async with engine.connect() as conn:
+        return {
+            table.fullname: int(await conn.scalar(select(func.count()).select_from(table)) or 0)
+            for table in tables
+        }
+
+
+async def assert_nothing_written(engine: AsyncEngine) -> None:
+    counts = await row_counts(engine)
+    assert all(count == 0 for count in counts.values()), counts
+
+
+def product_body(
+    *,
+    name: str | None = None,
+    description: str = "Stoneware, 330 ml",
+    variants: list[dict[str, Any]] | None = None,
+    sku: str = "MUG-1",
+    amount: str = "12.50",
+    currency: str = "EUR",
+) -> dict[str, Any]:
+    """A valid ``POST /v1/products`` body; override one part to make it invalid.
+
+    The default name follows the first SKU, so products made with different
+    SKUs never clash on anything derived from the name.
+    """
+    if variants is None:
+        variants = [{"sku": sku, "price": {"amount": amount, "currency": currency}}]
+    if name is None:
+        name = f"Mug {variants[0]['sku'] if variants and isinstance(variants[0], dict) else sku}"
+    return {"name": name, "description": description, "variants": variants}
