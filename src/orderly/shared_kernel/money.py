@@ -50,12 +50,13 @@ class Money:
             raise InvalidInput("amount must be a decimal", field="amount")
         if not self.amount.is_finite():
             raise InvalidInput("amount must be a finite number", field="amount")
-        exponent = self.amount.as_tuple().exponent
-        if (
-            isinstance(exponent, int)
-            and -exponent > places
-            and self.amount != self.amount.quantize(Decimal(1).scaleb(-places))
-        ):
+        try:
+            # Quantizing fails past the context's 28 significant digits: such an
+            # amount could never be written with the currency's decimals later.
+            exact = self.amount.quantize(Decimal(1).scaleb(-places))
+        except InvalidOperation:
+            raise InvalidInput("amount is too large", field="amount") from None
+        if exact != self.amount:
             raise InvalidInput(f"{self.currency} allows at most {places} decimal places", field="amount")
 
     @classmethod

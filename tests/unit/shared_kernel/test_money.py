@@ -80,6 +80,16 @@ class TestAmounts:
         with pytest.raises(InvalidInput):
             Money.of(amount, "EUR")
 
+    @pytest.mark.parametrize("amount", ["1e30", "123456789012345678901234567.89", "-1E+27"])
+    def test_an_amount_too_large_to_write_with_its_decimals_is_refused(self, amount: str) -> None:
+        with pytest.raises(InvalidInput) as refused:
+            Money.of(amount, "EUR")
+        assert refused.value.details["field"] == "amount"
+
+    def test_the_largest_amount_that_fits_is_accepted_and_written_exactly(self) -> None:
+        amount = "9" * 26 + ".99"
+        assert str(Money.of(amount, "EUR").quantized()) == amount
+
     def test_a_float_is_never_taken_for_money(self) -> None:
         with pytest.raises(InvalidInput):
             Money(cast(Any, 12.5), "EUR")
