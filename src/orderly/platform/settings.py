@@ -101,6 +101,51 @@ class Settings(BaseSettings):
     identity_signin_window_s: int = Field(default=900, ge=1, le=86_400)
     identity_register_ip_limit: int = Field(default=20, ge=1, le=100_000)
 
+    # Payments: the provider and how Orderly talks to it (see docs/adr/0040).
+    payment_provider_url: str | None = Field(
+        default=None,
+        description="Base URL of the payment provider (`orderly payment-sim`). Unset: a simulator runs"
+        " inside this process (the embedded default; one process only, its state is in memory).",
+    )
+    payment_webhook_secret: SecretStr = Field(
+        default=SecretStr("orderly-dev-webhook-secret"),
+        description="Shared secret of the provider's webhook signatures (HMAC-SHA256).",
+    )
+    payment_webhook_tolerance_s: int = Field(
+        default=300, ge=1, le=3600, description="Oldest webhook signature timestamp accepted."
+    )
+    payment_provider_timeout_s: float = Field(default=2.0, gt=0, le=60, description="Deadline of one call.")
+    payment_provider_max_attempts: int = Field(default=4, ge=1, le=10)
+    payment_provider_backoff_base_s: float = Field(default=0.1, gt=0, le=10)
+    payment_provider_backoff_cap_s: float = Field(default=2.0, gt=0, le=60)
+    payment_breaker_threshold: int = Field(
+        default=5, ge=1, le=1000, description="Consecutive failed calls that open the circuit."
+    )
+    payment_breaker_cooldown_s: float = Field(default=30.0, gt=0, le=3600)
+    payment_sweep_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    payment_stale_after_s: float = Field(
+        default=60.0, gt=0, description="A pending authorization or refund this old is resumed by the sweep."
+    )
+    payment_release_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Wait this long after giving up on an authorization before checking the provider"
+        " for a hold to void (lets calls still in flight there finish).",
+    )
+    # The embedded simulator (used only while payment_provider_url is unset).
+    payment_sim_port: int = Field(default=0, ge=0, le=65_535, description="0: any free port on 127.0.0.1.")
+    payment_sim_webhook_url: str | None = Field(
+        default=None,
+        description="Where the embedded simulator posts webhooks. Unset: straight to this process's"
+        " webhook endpoint, without a socket.",
+    )
+    payment_sim_latency_ms: int = Field(default=0, ge=0, le=60_000)
+    payment_sim_decline_rate: float = Field(default=0.0, ge=0, le=1)
+    payment_sim_error_rate: float = Field(default=0.0, ge=0, le=1)
+    payment_sim_timeout_rate: float = Field(default=0.0, ge=0, le=1)
+    payment_sim_charge_then_error_rate: float = Field(default=0.0, ge=0, le=1)
+    payment_sim_seed: int | None = None
+
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str | None) -> str | None:
