@@ -14,9 +14,15 @@ class VariantPrice:
     product_id: uuid.UUID
     amount: Decimal
     currency: str
+    # Only variants of published products may be sold.
+    published: bool = True
 
 
 class CatalogApi(Protocol):
-    async def variant_prices(self, skus: list[str]) -> dict[str, VariantPrice]:
-        """Current price of each known SKU; unknown SKUs are absent from the result."""
+    async def variant_prices(
+        self, skus: list[str], *, currency: str | None = None
+    ) -> dict[str, VariantPrice]:
+        """Current price of each known SKU in ``currency`` (default: each variant's base
+        price). SKUs the catalog does not know, or that have no price in that currency,
+        are absent from the result. Amounts carry exactly the currency's decimals."""
         ...
