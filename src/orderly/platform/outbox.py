@@ -2,12 +2,31 @@
 
 Ordering and the late-commit pitfall
 ------------------------------------
-Rows carry the writing transaction's id (``xid8``) and the relay only reads
-rows whose transaction id is below the oldest transaction still running
-(``pg_snapshot_xmin(pg_current_snapshot())``). A row of a transaction that is
-still open, or committed after a row with a larger id, is therefore never
-skipped: it becomes visible together with everything that sorts after it.
-Rows are published ordered by ``(xid, id)``.
+The relay never keeps a cursor: it reads every row with ``published_at IS
+NULL``, so a row committed late (with a smaller ``id`` than rows already
+published) is still picked up on the next pass. Nothing can be skipped.
+
+What it promises is order per aggregate, and that order is made at commit
+time, not read from transaction ids. When a unit of work commits, it takes a
+transaction-scoped advisory lock per aggregate it wrote events for (in one
+sorted order, so two committers cannot deadlock) and only then inserts its
+outbox rows, whose identity ``id`` is drawn under that lock. The next
+transaction with events for the same aggregate waits for the lock, which is
+released only after the first commit is visible, so per aggregate ``id``
+order is commit order, and a row is never visible before the rows that
+precede it in its aggregate. The relay publishes in ``id`` order. (This needs
+the identity sequence to keep its default ``CACHE 1``: with cached ranges,
+sessions would hand out ids out of the order they drew them.)
+
+Why not ``ORDER BY xid`` with ``xid < pg_snapshot_xmin(...)``: a transaction
+id is assigned at a transaction's first write or row lock, which can come
+long before the transaction reaches the aggregate it then waits for. A
+transaction that bumps aggregate A, then waits for B behind a younger
+transaction, commits its B event after the younger one but carries the older
+xid, so xid order is not commit order. The xmin filter makes it worse: with
+an unrelated transaction open between the two xids it publishes the later
+event and holds back the earlier. ``xid`` is still stored (it says which
+transaction wrote a row).
 
 Several relays run at once by splitting the outbox into partitions
 (``crc32(aggregate_id) % N``) and holding a transaction-scoped advisory lock
@@ -18,9 +37,10 @@ published by one relay at a time, in order. See docs/adr/0003.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -30,17 +50,19 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Integer,
     MetaData,
     SmallInteger,
     String,
     Table,
     Uuid,
+    bindparam,
     func,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orderly.platform.db import XID8
@@ -84,6 +106,33 @@ def outbox_table(metadata: MetaData) -> Table:
 
 def partition_of(aggregate_id: str, partitions: int) -> int:
     return zlib.crc32(aggregate_id.encode()) % partitions
+
+
+def _int4(value: int) -> int:
+    """A crc32 as the signed 32-bit integer PostgreSQL's lock functions take."""
+    return value - 2**32 if value >= 2**31 else value
+
+
+# The two-int4 advisory lock space is distinct from the bigint one the relay's
+# partition locks use, so commit locks and relay locks never collide.
+_LOCK_AGGREGATES = text(
+    "SELECT count(pg_advisory_xact_lock(:namespace, key)) FROM unnest(:keys) AS key"
+).bindparams(bindparam("namespace", type_=Integer), bindparam("keys", type_=ARRAY(Integer)))
+
+
+async def lock_aggregates(conn: AsyncConnection, outbox: Table, aggregate_ids: Iterable[str]) -> None:
+    """Serialise, per aggregate, the commits that write events to ``outbox``.
+
+    Called right before the outbox insert and held until commit: the rows'
+    ``id`` then follows commit order per aggregate (see the module docstring).
+    Keys are taken in ascending order in one statement, so committers never
+    deadlock on each other; a hash collision only costs a little waiting.
+    """
+    keys = sorted({_int4(zlib.crc32(a.encode())) for a in aggregate_ids})
+    if not keys:
+        return
+    namespace = _int4(zlib.crc32(f"orderly.outbox.commit:{outbox.fullname}".encode()))
+    await conn.execute(_LOCK_AGGREGATES, {"namespace": namespace, "keys": keys})
 
 
 def outbox_rows(
@@ -153,6 +202,9 @@ class OutboxRelay:
             total += stats.published
             if stats.published == 0 and stats.partitions_busy == 0:
                 break
+            if stats.published == 0:
+                # Another relay holds what is left; give it time instead of spinning.
+                await asyncio.sleep(self._poll_interval_s)
         return total
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -181,12 +233,7 @@ class OutboxRelay:
         log.info("relay stopped")
 
     async def _pending_partitions(self, outbox: Table) -> list[int]:
-        query = (
-            select(outbox.c.partition)
-            .where(outbox.c.published_at.is_(None))
-            .where(outbox.c.xid < func.pg_snapshot_xmin(func.pg_current_snapshot()))
-            .distinct()
-        )
+        query = select(outbox.c.partition).where(outbox.c.published_at.is_(None)).distinct()
         async with self._engine.connect() as conn:
             partitions = list((await conn.execute(query)).scalars())
         random.shuffle(partitions)
@@ -209,8 +256,7 @@ class OutboxRelay:
                     )
                     .where(outbox.c.partition == partition)
                     .where(outbox.c.published_at.is_(None))
-                    .where(outbox.c.xid < func.pg_snapshot_xmin(func.pg_current_snapshot()))
-                    .order_by(outbox.c.xid, outbox.c.id)
+                    .order_by(outbox.c.id)
                     .limit(self._batch_size)
                 )
             ).all()
@@ -247,7 +293,5 @@ async def _try_lock(conn: AsyncConnection, outbox: Table, partition: int) -> boo
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -4,11 +4,12 @@ Committing writes the events the touched aggregates recorded to the module's
 outbox, and the ids of messages a consumer applied to its inbox, in the same
 transaction as the state change. Either all of it is durable or none.
 
-Ordering note (see docs/adr/0003): repositories write only after the
-aggregates they change have been loaded, so a transaction's id (assigned at
-its first write) is always newer than that of any earlier committed change to
-the same aggregate; the relay's ``(xid, id)`` order is then commit order per
-aggregate.
+Ordering note (see docs/adr/0003 and ``platform.outbox``): right before the
+outbox insert, commit takes a transaction-scoped lock per aggregate that has
+events, so the outbox ``id`` of each aggregate's events follows commit order
+whatever else the transaction wrote first. Inbox rows go in before those
+locks, so a transaction never holds them while it waits on another's inbox
+row.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Table, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orderly.platform import context
 from orderly.platform.events import IntegrationEvent
-from orderly.platform.outbox import outbox_rows
+from orderly.platform.outbox import lock_aggregates, outbox_rows
 from orderly.shared_kernel.domain import AggregateRoot
 
 
@@ -97,6 +99,21 @@ class SqlUnitOfWork:
         )
         return (await self.connection.scalar(query)) is not None
 
+    async def claim_message(self, consumer: str, message_id: uuid.UUID) -> bool:
+        """Write the inbox row for ``message_id`` now; False if the consumer already applied it.
+
+        A concurrent transaction holding the same claim makes this wait for its
+        outcome: if it commits, this returns False; if it rolls back, this claim
+        goes through. The row commits or rolls back with the consumer's effect.
+        """
+        claim = (
+            pg_insert(self._inbox)
+            .values(consumer=consumer, message_id=message_id)
+            .on_conflict_do_nothing()
+            .returning(self._inbox.c.message_id)
+        )
+        return (await self.connection.scalar(claim)) is not None
+
     def mark_processed(self, consumer: str, message_id: uuid.UUID) -> None:
         self._processed.append((consumer, message_id))
 
@@ -107,15 +124,16 @@ class SqlUnitOfWork:
             events.extend(e for e in aggregate.collect_events() if isinstance(e, IntegrationEvent))
         events.extend(self._extra_events)
         self._extra_events = []
-        if events:
-            rows = outbox_rows(events, partitions=self._partitions, headers=context.headers())
-            await connection.execute(insert(self._outbox), rows)
         if self._processed:
             await connection.execute(
                 insert(self._inbox),
                 [{"consumer": c, "message_id": m} for c, m in self._processed],
             )
             self._processed = []
+        if events:
+            await lock_aggregates(connection, self._outbox, (e.aggregate_id for e in events))
+            rows = outbox_rows(events, partitions=self._partitions, headers=context.headers())
+            await connection.execute(insert(self._outbox), rows)
         await connection.commit()
         self.committed = True
 
