@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, Uuid, func
-from sqlalchemy.exc import IntegrityError
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from orderly.platform import context
@@ -44,9 +43,12 @@ def idempotent_consumer(
 ) -> Handler:
     """Wrap ``apply`` so each message's effect is committed at most once.
 
-    The inbox row and the effect share one transaction; a redelivery finds the
-    row and returns, and two concurrent deliveries race on the primary key, the
-    loser rolling back and acknowledging.
+    The inbox row is claimed first, in the transaction that then applies the
+    effect. A redelivery finds the row and returns. A concurrent copy of the
+    same message waits on the first copy's claim and, once that commits,
+    returns without running ``apply``: the loser is a duplicate, never an
+    error to retry (which it would be if it ran the effect first and tripped
+    over a unique key of its own).
     """
 
     async def handle(message: Message) -> None:
@@ -54,14 +56,10 @@ def idempotent_consumer(
         bind_contextvars(consumer=consumer, message_id=str(message.message_id))
         try:
             async with uow_factory() as uow:
-                if await uow.already_processed(consumer, message.message_id):
+                if not await uow.claim_message(consumer, message.message_id):
                     return
                 await apply(message, uow)
-                uow.mark_processed(consumer, message.message_id)
                 await uow.commit()
-        except IntegrityError as exc:
-            if not is_inbox_duplicate(exc):
-                raise
         finally:
             unbind_contextvars("consumer", "message_id")
             context.causation_var.reset(token)
