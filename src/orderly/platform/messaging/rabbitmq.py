@@ -5,10 +5,24 @@ Topology, declared idempotently by every process at start:
 - per consumer a durable quorum queue ``<prefix>.<consumer>`` bound to the
   event types it subscribes to, with ``x-delivery-limit`` and a dead-letter
   exchange that routes exhausted or rejected messages to ``<queue>.dlq``.
+  Dead-lettering is at-least-once (it needs ``overflow=reject-publish``): a
+  message leaves the queue only once the dead-letter queue has confirmed it.
 
 Publishing waits for publisher confirms: ``publish`` returns only when the
 broker has the message on disk. Consumers ack after the handler's transaction
 commits, so a crash means redelivery, which the inbox absorbs.
+
+Order per aggregate: ``publish`` sends each aggregate's messages one after
+the other, each after the previous one's confirm. A consumer spreads its
+deliveries over lanes by ``aggregate_id``, so one aggregate's messages are
+handled one at a time, in queue order. A handler that fails is retried in its
+lane (backoff with jitter) rather than requeued: a requeued message would go
+back behind the later messages of its aggregate the lane already holds. After
+``delivery_limit`` attempts it is rejected to the dead-letter queue and the
+lane moves on. Deliveries the broker made before (a consumer died holding the
+message) count as attempts, and ``x-delivery-limit`` dead-letters a message
+that keeps killing its consumers. The price of retrying in the lane: the
+other aggregates hashed to it wait for the retries (a few seconds at most).
 """
 
 from __future__ import annotations
@@ -118,6 +132,8 @@ class RabbitMQBus:
                 "x-delivery-limit": self._delivery_limit,
                 "x-dead-letter-exchange": self._dlx_name,
                 "x-dead-letter-routing-key": name,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
             },
         )
         for event_type in subscription.event_types:
@@ -136,7 +152,16 @@ class RabbitMQBus:
             for message in chain:
                 await exchange.publish(_encode(message), routing_key=message.event_type)
 
-        await asyncio.gather(*(publish_chain(chain) for chain in chains.values()))
+        tasks = [asyncio.create_task(publish_chain(chain)) for chain in chains.values()]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # No chain may keep publishing after the caller has given up on
+            # the batch: it will republish the batch, from the start, in order.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def consume(self, subscriptions: Sequence[Subscription]) -> None:
         if self._connection is None:
@@ -180,31 +205,51 @@ class RabbitMQBus:
             log.error("undecodable message dead-lettered", consumer=subscription.consumer)
             await incoming.reject(requeue=False)
             return
-        try:
-            await subscription.handler(message)
-        except PoisonMessage as exc:
-            log.error(
-                "message dead-lettered",
-                consumer=subscription.consumer,
-                message_id=str(message.message_id),
-                error=repr(exc),
-            )
-            await incoming.reject(requeue=False)
+        attempt = _previous_deliveries(incoming) + 1
+        while True:
+            try:
+                await subscription.handler(message)
+            except PoisonMessage as exc:
+                await self._dead_letter(subscription, incoming, message, exc, attempts=attempt)
+                return
+            except Exception as exc:
+                if attempt >= self._delivery_limit:
+                    await self._dead_letter(subscription, incoming, message, exc, attempts=attempt)
+                    return
+                delay = min(5.0, self._retry_base_delay_s * 2 ** (attempt - 1))
+                delay *= random.uniform(0.5, 1.0)
+                log.warning(
+                    "handler failed, retrying",
+                    consumer=subscription.consumer,
+                    message_id=str(message.message_id),
+                    attempt=attempt,
+                    retry_in_s=round(delay, 3),
+                    exc_info=True,
+                )
+                await asyncio.sleep(delay)
+                attempt += 1
+                continue
+            await incoming.ack()
             return
-        except Exception:
-            attempt = int(str((incoming.headers or {}).get("x-delivery-count", 0) or 0)) + 1
-            delay = min(5.0, self._retry_base_delay_s * 2 ** (attempt - 1))
-            log.warning(
-                "handler failed, requeueing",
-                consumer=subscription.consumer,
-                message_id=str(message.message_id),
-                attempt=attempt,
-                exc_info=True,
-            )
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            await incoming.nack(requeue=True)
-            return
-        await incoming.ack()
+
+    async def _dead_letter(
+        self,
+        subscription: Subscription,
+        incoming: AbstractIncomingMessage,
+        message: Message,
+        exc: Exception,
+        *,
+        attempts: int,
+    ) -> None:
+        log.error(
+            "message dead-lettered",
+            consumer=subscription.consumer,
+            message_id=str(message.message_id),
+            event_type=message.event_type,
+            attempts=attempts,
+            error=repr(exc),
+        )
+        await incoming.reject(requeue=False)
 
     def _require_channel(self) -> AbstractChannel:
         if self._publish_channel is None:
@@ -215,6 +260,12 @@ class RabbitMQBus:
         if self._exchange is None:
             raise ConnectionError("bus not started")
         return self._exchange
+
+
+def _previous_deliveries(incoming: AbstractIncomingMessage) -> int:
+    """How often the broker handed this message out before (quorum queues count returns)."""
+    count = (incoming.headers or {}).get("x-delivery-count", 0)
+    return count if isinstance(count, int) else 0
 
 
 def _encode(message: Message) -> aio_pika.Message:
