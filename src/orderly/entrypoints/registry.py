@@ -6,12 +6,14 @@ from sqlalchemy import MetaData, Table
 
 from orderly.modules.catalog.module import CatalogModule
 from orderly.modules.inventory.module import InventoryModule
+from orderly.modules.payments.module import PaymentsModule
 from orderly.platform.modules import ModuleClass
 
 # Order matters: a module may use the facades of the modules before it.
 MODULES: dict[str, ModuleClass] = {
     CatalogModule.name: CatalogModule,
     InventoryModule.name: InventoryModule,
+    PaymentsModule.name: PaymentsModule,
 }
 
 

@@ -1,0 +1,1 @@
+"""Payments: payment intents at a provider, captures, voids and refunds."""
