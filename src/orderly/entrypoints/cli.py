@@ -56,7 +56,9 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="8000 or $PORT")
+@click.option(
+    "--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="8000 or $PORT"
+)
 @modules_option
 @click.option(
     "--background/--no-background",
@@ -127,8 +129,12 @@ def relay(modules: str | None) -> None:
 
     settings = _settings()
     if settings.broker_url is None:
-        raise click.UsageError("the relay needs ORDERLY_BROKER_URL; with the in-process bus it runs inside serve")
-    container = build_container(settings, database_url=_database_url(settings), module_names=_modules(modules))
+        raise click.UsageError(
+            "the relay needs ORDERLY_BROKER_URL; with the in-process bus it runs inside serve"
+        )
+    container = build_container(
+        settings, database_url=_database_url(settings), module_names=_modules(modules)
+    )
 
     async def run(stop: asyncio.Event) -> None:
         await container.start()
@@ -148,8 +154,12 @@ def worker(modules: str | None) -> None:
 
     settings = _settings()
     if settings.broker_url is None:
-        raise click.UsageError("the worker needs ORDERLY_BROKER_URL; with the in-process bus it runs inside serve")
-    container = build_container(settings, database_url=_database_url(settings), module_names=_modules(modules))
+        raise click.UsageError(
+            "the worker needs ORDERLY_BROKER_URL; with the in-process bus it runs inside serve"
+        )
+    container = build_container(
+        settings, database_url=_database_url(settings), module_names=_modules(modules)
+    )
 
     async def run(stop: asyncio.Event) -> None:
         await container.start()
@@ -162,6 +172,78 @@ def worker(modules: str | None) -> None:
             await container.close()
 
     _run_until_signal(run)
+
+
+@main.command("payment-sim")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8099, show_default=True)
+@click.option(
+    "--webhook-url",
+    envvar="ORDERLY_PAYMENT_SIM_WEBHOOK_URL",
+    default="http://127.0.0.1:8000/v1/payments/webhooks/sim",
+    show_default=True,
+    help="Where to post signed webhooks ('' for none).",
+)
+@click.option(
+    "--webhook-secret",
+    envvar="ORDERLY_PAYMENT_WEBHOOK_SECRET",
+    default=None,
+    help="Signing secret shared with Orderly [env ORDERLY_PAYMENT_WEBHOOK_SECRET; default: the dev secret].",
+)
+@click.option("--latency-ms", type=click.IntRange(0, 60_000), default=0, show_default=True)
+@click.option("--decline-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option(
+    "--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="500 before any work."
+)
+@click.option("--timeout-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--timeout-delay-s", type=click.FloatRange(0, 600), default=5.0, show_default=True)
+@click.option(
+    "--charge-then-error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="500 after the work (the charge) was done.",
+)
+@click.option("--seed", type=int, default=None, help="Seed the fault draws (reproducible runs).")
+def payment_sim(
+    host: str,
+    port: int,
+    webhook_url: str,
+    webhook_secret: str | None,
+    latency_ms: int,
+    decline_rate: float,
+    error_rate: float,
+    timeout_rate: float,
+    timeout_delay_s: float,
+    charge_then_error_rate: float,
+    seed: int | None,
+) -> None:
+    """Run the simulated payment provider (state in memory, lost on exit)."""
+    import uvicorn
+
+    from orderly.paymentsim.app import build_service, create_app
+    from orderly.paymentsim.config import DEV_WEBHOOK_SECRET, Faults, SimulatorConfig, WebhookConfig
+
+    configure_logging(level="INFO", json=False)
+    try:
+        faults = Faults(
+            latency_ms=latency_ms,
+            decline_rate=decline_rate,
+            error_rate=error_rate,
+            timeout_rate=timeout_rate,
+            timeout_delay_s=timeout_delay_s,
+            charge_then_error_rate=charge_then_error_rate,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    config = SimulatorConfig(
+        faults=faults,
+        webhooks=WebhookConfig(url=webhook_url or None, secret=webhook_secret or DEV_WEBHOOK_SECRET),
+        seed=seed,
+    )
+    app = create_app(build_service(config))
+    log.info("payment simulator", host=host, port=port, webhook_url=webhook_url or None, faults=vars(faults))
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
 
 
 def _run_until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
