@@ -1,4 +1,4 @@
-"""Wires the inventory module."""
+"""Wires the inventory: tables, unit of work, retry policy, queries, routes, facade, sweep."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from orderly.modules.catalog.contracts import ProductCreated
 from orderly.modules.inventory.adapters import tables
 from orderly.modules.inventory.adapters.consumers import REGISTER_SKUS, on_product_created
 from orderly.modules.inventory.adapters.facade import SqlInventoryApi
-from orderly.modules.inventory.adapters.repository import InventorySqlUnitOfWork
+from orderly.modules.inventory.adapters.http import build_router
+from orderly.modules.inventory.adapters.queries import SqlInventoryQueries
+from orderly.modules.inventory.adapters.repository import InventorySqlUnitOfWork, is_transient_db_error
+from orderly.modules.inventory.adapters.sweeper import ReservationSweeper
+from orderly.modules.inventory.application.retry import RetryPolicy
 from orderly.platform.inbox import idempotent_consumer
 from orderly.platform.messaging.port import Subscription
 from orderly.platform.modules import BackgroundTask, ModuleContext
@@ -27,21 +31,29 @@ class InventoryModule:
 
     def __init__(self, ctx: ModuleContext) -> None:
         self._ctx = ctx
-        self._facade = SqlInventoryApi(ctx.engine)
+        self.retry = RetryPolicy(is_transient=is_transient_db_error)
+        self.queries = SqlInventoryQueries(ctx.engine)
+        self.sweeper = ReservationSweeper(uow_factory=self.unit_of_work, retry=self.retry)
+        self._facade = SqlInventoryApi(
+            ctx.engine, uow_factory=self.unit_of_work, retry=self.retry, queries=self.queries
+        )
 
     def unit_of_work(self) -> InventorySqlUnitOfWork:
+        # READ COMMITTED, stated rather than inherited from the server's
+        # default: the locking strategy of ADR 0010 relies on it.
         return InventorySqlUnitOfWork(
             self._ctx.engine,
             outbox=tables.outbox,
             inbox=tables.inbox,
             partitions=self._ctx.settings.outbox_partitions,
+            isolation_level="READ COMMITTED",
         )
 
     def facade(self) -> SqlInventoryApi:
         return self._facade
 
     def routers(self) -> Sequence[APIRouter]:
-        return []
+        return [build_router(uow_factory=self.unit_of_work, retry=self.retry, queries=self.queries)]
 
     def subscriptions(self) -> Sequence[Subscription]:
         return [
@@ -53,4 +65,4 @@ class InventoryModule:
         ]
 
     def background_tasks(self) -> Sequence[BackgroundTask]:
-        return []
+        return [self.sweeper.run_forever]

@@ -14,6 +14,4 @@ REGISTER_SKUS = "inventory.register-skus"
 
 async def on_product_created(message: Message, uow: InventorySqlUnitOfWork) -> None:
     event = from_message(ProductCreated, message)
-    await register_skus(
-        product_id=uuid.UUID(event.product_id), skus=[v.sku for v in event.variants], uow=uow
-    )
+    await register_skus(product_id=uuid.UUID(event.product_id), skus=[v.sku for v in event.variants], uow=uow)

@@ -1,11 +1,65 @@
+"""Loads and saves the inventory's aggregates, taking the locks ADR 0010 describes."""
+
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+import uuid
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    Row,
+    String,
+    Uuid,
+    any_,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderly.modules.inventory.adapters.tables import stock_items
+from orderly.modules.inventory.adapters.tables import (
+    reservation_allocations,
+    reservations,
+    stock_items,
+    stock_levels,
+    stock_movements,
+    warehouses,
+)
+from orderly.modules.inventory.application.ports import LockedStock
+from orderly.modules.inventory.domain.allocation import Allocation
 from orderly.modules.inventory.domain.model import StockItem
+from orderly.modules.inventory.domain.reservation import Line, Reservation, ReservationStatus, Shortfall
+from orderly.modules.inventory.domain.stock import Movement, SkuStock, StockInvariantViolated, StockLevel
+from orderly.modules.inventory.domain.warehouse import Warehouse
 from orderly.platform.uow import SqlUnitOfWork
+from orderly.shared_kernel.errors import ConcurrencyConflict
+
+# PostgreSQL reports a lost race with these SQLSTATEs; the whole transaction may be retried.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+
+# First half of the two-integer advisory lock key: the namespace of reservation
+# references (pg_locks shows it as classid, with objsubid = 2).
+REFERENCE_LOCK_CLASS = zlib.crc32(b"orderly.inventory.reservation-reference") & 0x7FFFFFFF
+
+_SKUS = bindparam("skus", type_=ARRAY(String))
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    if not isinstance(exc, DBAPIError):
+        return False
+    return getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
 class SqlStockItemRepository:
@@ -17,7 +71,10 @@ class SqlStockItemRepository:
         self._uow.track(item)
         await self._connection.execute(
             insert(stock_items).values(
-                sku=item.sku, product_id=item.product_id, version=item.version, registered_at=item.registered_at
+                sku=item.sku,
+                product_id=item.product_id,
+                version=item.version,
+                registered_at=item.registered_at,
             )
         )
 
@@ -28,8 +85,369 @@ class SqlStockItemRepository:
         return set(rows)
 
 
+class SqlWarehouseRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, warehouse: Warehouse) -> bool:
+        inserted = await self._connection.scalar(
+            pg_insert(warehouses)
+            .values(
+                code=warehouse.code,
+                name=warehouse.name,
+                priority=warehouse.priority,
+                active=warehouse.active,
+                created_at=warehouse.created_at,
+            )
+            .on_conflict_do_nothing(index_elements=[warehouses.c.code])
+            .returning(warehouses.c.code)
+        )
+        return inserted is not None
+
+    async def get(self, code: str) -> Warehouse | None:
+        row = (
+            await self._connection.execute(select(warehouses).where(warehouses.c.code == code))
+        ).one_or_none()
+        if row is None:
+            return None
+        return Warehouse(
+            code=row.code, name=row.name, priority=row.priority, active=row.active, created_at=row.created_at
+        )
+
+
+class SqlStockRepository:
+    def __init__(self, connection: AsyncConnection, uow: SqlUnitOfWork) -> None:
+        self._connection = connection
+        self._uow = uow
+
+    async def lock(self, skus: Sequence[str]) -> LockedStock:
+        wanted = sorted(set(skus))
+        known: list[str] = []
+        if wanted:
+            # The SKU's registry row is its lock; sorted so that two transactions
+            # wanting overlapping SKUs queue up instead of deadlocking.
+            known = list(
+                await self._connection.scalars(
+                    select(stock_items.c.sku)
+                    .where(stock_items.c.sku == any_(_SKUS))
+                    .order_by(stock_items.c.sku)
+                    .with_for_update(),
+                    {"skus": wanted},
+                )
+            )
+        # A separate statement, so its snapshot is taken after the locks are
+        # granted: it sees every change committed by the previous lock holder.
+        clock = select(func.statement_timestamp().label("as_of")).subquery("clock")
+        levels = stock_levels.join(warehouses, warehouses.c.code == stock_levels.c.warehouse_code)
+        rows = (
+            await self._connection.execute(
+                select(
+                    clock.c.as_of,
+                    stock_levels.c.sku,
+                    stock_levels.c.warehouse_code,
+                    stock_levels.c.on_hand,
+                    stock_levels.c.reserved,
+                    warehouses.c.priority,
+                    warehouses.c.active,
+                ).select_from(
+                    clock.outerjoin(levels, stock_levels.c.sku == any_(_SKUS) if known else ~true())
+                ),
+                {"skus": known} if known else {},
+            )
+        ).all()
+        as_of: datetime = rows[0].as_of
+        by_sku: dict[str, list[StockLevel]] = defaultdict(list)
+        for row in rows:
+            if row.sku is not None:
+                by_sku[row.sku].append(
+                    StockLevel(
+                        warehouse=row.warehouse_code,
+                        priority=row.priority,
+                        active=row.active,
+                        on_hand=row.on_hand,
+                        reserved=row.reserved,
+                    )
+                )
+        stocks = {sku: SkuStock(sku=sku, levels=by_sku.get(sku, ()), as_of=as_of) for sku in known}
+        for stock in stocks.values():
+            self._uow.track(stock)
+        return LockedStock(as_of=as_of, stocks=stocks)
+
+    async def save(self, stocks: Iterable[SkuStock]) -> None:
+        changed = [s for s in stocks if s.touched_levels()]
+        if not changed:
+            return
+        created = [(s, level) for s in changed for level in s.created_levels()]
+        if created:
+            await self._connection.execute(
+                insert(stock_levels),
+                [
+                    {
+                        "sku": stock.sku,
+                        "warehouse_code": level.warehouse,
+                        "on_hand": 0,
+                        "reserved": 0,
+                        "updated_at": stock.as_of,
+                    }
+                    for stock, level in created
+                ],
+            )
+        movements = [m for s in changed for m in s.collect_movements()]
+        deltas: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for m in movements:
+            deltas[(m.sku, m.warehouse)][0] += m.on_hand_delta
+            deltas[(m.sku, m.warehouse)][1] += m.reserved_delta
+        expected = {
+            (s.sku, lv.warehouse): (lv.on_hand, lv.reserved) for s in changed for lv in s.touched_levels()
+        }
+        applied = await self._apply_deltas(deltas)
+        if applied != expected:
+            raise StockInvariantViolated(
+                f"stock levels diverged from the locked state: {applied} != {expected}"
+            )
+        await self._connection.execute(insert(stock_movements), [_movement_row(m) for m in movements])
+
+    async def _apply_deltas(
+        self, deltas: dict[tuple[str, str], list[int]]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        keys = sorted(deltas)
+        change = (
+            func.unnest(
+                bindparam("c_sku", type_=ARRAY(String)),
+                bindparam("c_warehouse", type_=ARRAY(String)),
+                bindparam("c_on_hand", type_=ARRAY(Integer)),
+                bindparam("c_reserved", type_=ARRAY(Integer)),
+            )
+            .table_valued(
+                column("sku", String),
+                column("warehouse_code", String),
+                column("d_on_hand", Integer),
+                column("d_reserved", Integer),
+            )
+            .render_derived(name="change")
+        )
+        level = stock_levels.c
+        # Relative and conditional: even without the SKU lock this could never
+        # produce a level the CHECK constraints would refuse.
+        rows = await self._connection.execute(
+            update(stock_levels)
+            .values(
+                on_hand=level.on_hand + change.c.d_on_hand,
+                reserved=level.reserved + change.c.d_reserved,
+                updated_at=func.now(),
+            )
+            .where(
+                level.sku == change.c.sku,
+                level.warehouse_code == change.c.warehouse_code,
+                level.reserved + change.c.d_reserved >= 0,
+                level.on_hand + change.c.d_on_hand >= level.reserved + change.c.d_reserved,
+            )
+            .returning(level.sku, level.warehouse_code, level.on_hand, level.reserved),
+            {
+                "c_sku": [k[0] for k in keys],
+                "c_warehouse": [k[1] for k in keys],
+                "c_on_hand": [deltas[k][0] for k in keys],
+                "c_reserved": [deltas[k][1] for k in keys],
+            },
+        )
+        return {(r.sku, r.warehouse_code): (r.on_hand, r.reserved) for r in rows}
+
+
+def _movement_row(m: Movement) -> dict[str, object]:
+    return {
+        "id": m.id,
+        "sku": m.sku,
+        "warehouse_code": m.warehouse,
+        "kind": m.kind.value,
+        "reason": m.reason.value if m.reason is not None else None,
+        "on_hand_delta": m.on_hand_delta,
+        "reserved_delta": m.reserved_delta,
+        "on_hand_after": m.on_hand_after,
+        "reserved_after": m.reserved_after,
+        "reference": m.reference,
+        "note": m.note,
+        "occurred_at": m.occurred_at,
+    }
+
+
+class SqlReservationRepository:
+    def __init__(self, connection: AsyncConnection, uow: SqlUnitOfWork) -> None:
+        self._connection = connection
+        self._uow = uow
+        self._loaded_versions: dict[uuid.UUID, int] = {}
+
+    async def lock_reference(self, reference: str) -> None:
+        # An advisory lock, not a row: the reservation may not exist yet, and
+        # taking it assigns no transaction id.
+        await self._connection.execute(
+            select(func.pg_advisory_xact_lock(REFERENCE_LOCK_CLASS, func.hashtext(reference)))
+        )
+
+    async def get(self, reference: str, *, for_update: bool = False) -> Reservation | None:
+        query = (
+            select(reservations, *_allocation_columns())
+            .select_from(reservations.outerjoin(reservation_allocations))
+            .where(reservations.c.reference == reference)
+        )
+        if for_update:
+            # Allocations are written with the reservation and never change, so
+            # the joined rows cannot be stale even if the lock had to wait.
+            query = query.with_for_update(of=reservations)
+        rows = (await self._connection.execute(query)).all()
+        if not rows:
+            return None
+        return self._load(rows)
+
+    async def add(self, reservation: Reservation) -> bool:
+        inserted = await self._connection.scalar(
+            pg_insert(reservations)
+            .values(
+                id=reservation.id,
+                reference=reservation.reference,
+                status=reservation.status.value,
+                lines=[{"sku": line.sku, "quantity": line.quantity} for line in reservation.lines],
+                shortfalls=[
+                    {"sku": s.sku, "requested": s.requested, "available": s.available}
+                    for s in reservation.shortfalls
+                ],
+                created_at=reservation.created_at,
+                expires_at=reservation.expires_at,
+                closed_at=reservation.closed_at,
+                version=reservation.version,
+            )
+            .on_conflict_do_nothing(index_elements=[reservations.c.reference])
+            .returning(reservations.c.id)
+        )
+        if inserted is None:
+            return False
+        self._uow.track(reservation)
+        self._loaded_versions[reservation.id] = reservation.version
+        if reservation.allocations:
+            await self._connection.execute(
+                insert(reservation_allocations),
+                [
+                    {
+                        "reservation_id": reservation.id,
+                        "sku": a.sku,
+                        "warehouse_code": a.warehouse,
+                        "quantity": a.quantity,
+                    }
+                    for a in reservation.allocations
+                ],
+            )
+        return True
+
+    async def save(self, items: Sequence[Reservation]) -> None:
+        if not items:
+            return
+        change = (
+            func.unnest(
+                bindparam("c_id", type_=ARRAY(Uuid)),
+                bindparam("c_status", type_=ARRAY(String)),
+                bindparam("c_closed_at", type_=ARRAY(DateTime(timezone=True))),
+                bindparam("c_version", type_=ARRAY(Integer)),
+                bindparam("c_loaded_version", type_=ARRAY(Integer)),
+            )
+            .table_valued(
+                column("id", Uuid),
+                column("status", String),
+                column("closed_at", DateTime(timezone=True)),
+                column("version", Integer),
+                column("loaded_version", Integer),
+            )
+            .render_derived(name="change")
+        )
+        updated = await self._connection.execute(
+            update(reservations)
+            .values(status=change.c.status, closed_at=change.c.closed_at, version=change.c.version)
+            .where(reservations.c.id == change.c.id, reservations.c.version == change.c.loaded_version)
+            .returning(reservations.c.id),
+            {
+                "c_id": [r.id for r in items],
+                "c_status": [r.status.value for r in items],
+                "c_closed_at": [r.closed_at for r in items],
+                "c_version": [r.version for r in items],
+                "c_loaded_version": [self._loaded_versions[r.id] for r in items],
+            },
+        )
+        if len(updated.all()) != len(items):
+            # Every caller holds the rows FOR UPDATE, so this means a writer skipped the lock.
+            raise ConcurrencyConflict("a reservation changed underneath its lock")
+        for reservation in items:
+            self._loaded_versions[reservation.id] = reservation.version
+
+    async def claim_due(self, *, limit: int, now: datetime | None) -> list[Reservation]:
+        cutoff = now if now is not None else func.now()
+        claimed = (
+            await self._connection.execute(
+                select(reservations)
+                .where(
+                    reservations.c.status == ReservationStatus.ACTIVE.value,
+                    reservations.c.expires_at <= cutoff,
+                )
+                .order_by(reservations.c.expires_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not claimed:
+            return []
+        allocation_rows = (
+            await self._connection.execute(
+                select(reservation_allocations).where(
+                    reservation_allocations.c.reservation_id.in_([row.id for row in claimed])
+                )
+            )
+        ).all()
+        by_reservation: dict[uuid.UUID, list[Allocation]] = defaultdict(list)
+        for a in allocation_rows:
+            by_reservation[a.reservation_id].append(
+                Allocation(sku=a.sku, warehouse=a.warehouse_code, quantity=a.quantity)
+            )
+        return [self._build(row, by_reservation[row.id]) for row in claimed]
+
+    def _load(self, rows: Sequence[Row[Any]]) -> Reservation:
+        allocations = [
+            Allocation(sku=r.a_sku, warehouse=r.a_warehouse, quantity=r.a_quantity)
+            for r in rows
+            if r.a_sku is not None
+        ]
+        return self._build(rows[0], allocations)
+
+    def _build(self, row: Row[Any], allocations: list[Allocation]) -> Reservation:
+        reservation = Reservation(
+            id=row.id,
+            reference=row.reference,
+            lines=[Line(sku=line["sku"], quantity=line["quantity"]) for line in row.lines],
+            status=ReservationStatus(row.status),
+            allocations=sorted(allocations, key=lambda a: (a.sku, a.warehouse)),
+            shortfalls=[Shortfall(s["sku"], s["requested"], s["available"]) for s in row.shortfalls],
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            closed_at=row.closed_at,
+            version=row.version,
+        )
+        self._uow.track(reservation)
+        self._loaded_versions[reservation.id] = reservation.version
+        return reservation
+
+
+def _allocation_columns() -> list[Any]:
+    return [
+        reservation_allocations.c.sku.label("a_sku"),
+        reservation_allocations.c.warehouse_code.label("a_warehouse"),
+        reservation_allocations.c.quantity.label("a_quantity"),
+    ]
+
+
 class InventorySqlUnitOfWork(SqlUnitOfWork):
     stock_items: SqlStockItemRepository
+    warehouses: SqlWarehouseRepository
+    stock: SqlStockRepository
+    reservations: SqlReservationRepository
 
     def _open(self, connection: AsyncConnection) -> None:
         self.stock_items = SqlStockItemRepository(connection, self)
+        self.warehouses = SqlWarehouseRepository(connection)
+        self.stock = SqlStockRepository(connection, self)
+        self.reservations = SqlReservationRepository(connection, self)

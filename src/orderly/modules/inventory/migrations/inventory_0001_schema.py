@@ -21,55 +21,91 @@ class XID8(sa.types.UserDefinedType):  # type: ignore[type-arg]
         return "xid8"
 
 
-revision: str = 'inventory_0001'
+revision: str = "inventory_0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = ('inventory',)
+branch_labels: str | Sequence[str] | None = ("inventory",)
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     op.execute("CREATE SCHEMA IF NOT EXISTS inventory")
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=200), nullable=False),
-    sa.Column('message_id', sa.Uuid(), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'message_id', name=op.f('pk_inbox')),
-    schema='inventory'
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(length=200), nullable=False),
+        sa.Column("message_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("consumer", "message_id", name=op.f("pk_inbox")),
+        schema="inventory",
     )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=True), nullable=False),
-    sa.Column('event_id', sa.Uuid(), nullable=False),
-    sa.Column('event_type', sa.String(length=200), nullable=False),
-    sa.Column('aggregate_type', sa.String(length=100), nullable=False),
-    sa.Column('aggregate_id', sa.String(length=100), nullable=False),
-    sa.Column('partition', sa.SmallInteger(), nullable=False),
-    sa.Column('payload', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
-    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('xid', XID8(), server_default=sa.text('pg_current_xact_id()'), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id')),
-    schema='inventory'
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(length=200), nullable=False),
+        sa.Column("aggregate_type", sa.String(length=100), nullable=False),
+        sa.Column("aggregate_id", sa.String(length=100), nullable=False),
+        sa.Column("partition", sa.SmallInteger(), nullable=False),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column(
+            "headers",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("xid", XID8(), server_default=sa.text("pg_current_xact_id()"), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
+        schema="inventory",
     )
-    op.create_index('ix_outbox_published_at', 'outbox', ['published_at'], unique=False, schema='inventory', postgresql_where=sa.text('published_at IS NOT NULL'))
-    op.create_index('ix_outbox_unpublished', 'outbox', ['partition', 'xid', 'id'], unique=False, schema='inventory', postgresql_where=sa.text('published_at IS NULL'))
-    op.create_table('stock_items',
-    sa.Column('sku', sa.String(length=64), nullable=False),
-    sa.Column('product_id', sa.Uuid(), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('registered_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('sku', name=op.f('pk_stock_items')),
-    schema='inventory'
+    op.create_index(
+        "ix_outbox_published_at",
+        "outbox",
+        ["published_at"],
+        unique=False,
+        schema="inventory",
+        postgresql_where=sa.text("published_at IS NOT NULL"),
     )
-    op.create_index(op.f('ix_stock_items_product_id'), 'stock_items', ['product_id'], unique=False, schema='inventory')
+    op.create_index(
+        "ix_outbox_unpublished",
+        "outbox",
+        ["partition", "xid", "id"],
+        unique=False,
+        schema="inventory",
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.create_table(
+        "stock_items",
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("product_id", sa.Uuid(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("sku", name=op.f("pk_stock_items")),
+        schema="inventory",
+    )
+    op.create_index(
+        op.f("ix_stock_items_product_id"), "stock_items", ["product_id"], unique=False, schema="inventory"
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_stock_items_product_id'), table_name='stock_items', schema='inventory')
-    op.drop_table('stock_items', schema='inventory')
-    op.drop_index('ix_outbox_unpublished', table_name='outbox', schema='inventory', postgresql_where=sa.text('published_at IS NULL'))
-    op.drop_index('ix_outbox_published_at', table_name='outbox', schema='inventory', postgresql_where=sa.text('published_at IS NOT NULL'))
-    op.drop_table('outbox', schema='inventory')
-    op.drop_table('inbox', schema='inventory')
+    op.drop_index(op.f("ix_stock_items_product_id"), table_name="stock_items", schema="inventory")
+    op.drop_table("stock_items", schema="inventory")
+    op.drop_index(
+        "ix_outbox_unpublished",
+        table_name="outbox",
+        schema="inventory",
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.drop_index(
+        "ix_outbox_published_at",
+        table_name="outbox",
+        schema="inventory",
+        postgresql_where=sa.text("published_at IS NOT NULL"),
+    )
+    op.drop_table("outbox", schema="inventory")
+    op.drop_table("inbox", schema="inventory")
     op.execute("DROP SCHEMA IF EXISTS inventory")

@@ -1,0 +1,389 @@
+"""The inventory's REST endpoints: warehouses, stock, adjustments, reservations."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from orderly.modules.inventory.adapters.facade import to_result
+from orderly.modules.inventory.api import ReservationResult
+from orderly.modules.inventory.application.commands import (
+    AdjustStock,
+    ConfirmReservation,
+    CreateWarehouse,
+    ReleaseReservation,
+    ReserveStock,
+)
+from orderly.modules.inventory.application.handlers import (
+    UowFactory,
+    adjust_stock,
+    confirm_reservation,
+    create_warehouse,
+    release_reservation,
+    reserve_stock,
+)
+from orderly.modules.inventory.application.queries import InventoryQueries
+from orderly.modules.inventory.application.retry import RetryPolicy
+from orderly.modules.inventory.domain.errors import ReservationNotFound, SkuNotFound
+from orderly.modules.inventory.domain.reservation import (
+    MAX_LINE_QUANTITY,
+    MAX_LINES,
+    MAX_TTL,
+    MIN_TTL,
+    REFERENCE_PATTERN,
+    Line,
+)
+from orderly.modules.inventory.domain.stock import MAX_ADJUSTMENT, AdjustmentReason
+from orderly.modules.inventory.domain.warehouse import CODE_PATTERN, MAX_PRIORITY
+from orderly.platform.http.pagination import decode_cursor, encode_cursor
+from orderly.platform.http.problems import problem_response, problem_responses
+from orderly.platform.http.types import SafeStr
+
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+Sku = Annotated[SafeStr, StringConstraints(pattern=SKU_PATTERN)]
+WarehouseCode = Annotated[str, StringConstraints(pattern=CODE_PATTERN.pattern)]
+Reference = Annotated[str, StringConstraints(pattern=REFERENCE_PATTERN.pattern)]
+# strict: a quantity is a JSON integer, never "5", 5.0 or true.
+Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY)]
+ReferencePath = Annotated[str, Path(pattern=REFERENCE_PATTERN.pattern)]
+SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
+
+
+class WarehouseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: WarehouseCode = Field(examples=["AMS-1"], description="Upper-case, 1-32 characters; never changes.")
+    name: Annotated[SafeStr, StringConstraints(min_length=1, max_length=200)]
+    priority: Annotated[int, Field(strict=True, ge=0, le=MAX_PRIORITY)] = Field(
+        default=100, description="Allocation rank: 0 is drawn from before 1."
+    )
+    active: bool = Field(
+        default=True, description="Inactive warehouses keep their stock but are never allocated."
+    )
+
+
+class WarehouseOut(BaseModel):
+    code: str
+    name: str
+    priority: int
+    active: bool
+    created_at: datetime
+
+
+class AdjustmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    warehouse: WarehouseCode
+    delta: Annotated[int, Field(strict=True, ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)] = Field(
+        description="Units added (positive) or removed (negative); never zero."
+    )
+    reason: AdjustmentReason = Field(
+        description="`received`, `returned`, `found` add; `damaged`, `lost` remove; `correction` either."
+    )
+    note: Annotated[SafeStr, StringConstraints(max_length=500)] | None = None
+
+
+class LevelOut(BaseModel):
+    warehouse: str
+    priority: int
+    active: bool
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class StockOut(BaseModel):
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int = Field(description="Unreserved stock in active warehouses: what can be reserved now.")
+    warehouses: list[LevelOut]
+
+
+class MovementOut(BaseModel):
+    id: uuid.UUID
+    sku: str
+    warehouse: str
+    kind: str = Field(description="adjustment, reservation, release, expiry or deduction.")
+    reason: str | None
+    on_hand_delta: int
+    reserved_delta: int
+    on_hand_after: int
+    reserved_after: int
+    reference: str | None
+    note: str | None
+    occurred_at: datetime
+
+
+class AdjustmentOut(BaseModel):
+    movement: MovementOut
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class MovementPageOut(BaseModel):
+    items: list[MovementOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next (older) page; null on the last."
+    )
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    quantity: Quantity
+
+
+class ReservationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reference: Reference = Field(examples=["order-0193"], description="The caller's id (an order); unique.")
+    lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
+    ttl_seconds: Annotated[
+        int, Field(strict=True, ge=int(MIN_TTL.total_seconds()), le=int(MAX_TTL.total_seconds()))
+    ] = Field(default=900, description="How long the stock is held unless confirmed or released.")
+
+
+class LineOut(BaseModel):
+    sku: str
+    quantity: int
+
+
+class AllocationOut(BaseModel):
+    sku: str
+    warehouse: str
+    quantity: int
+
+
+class ShortfallOut(BaseModel):
+    sku: str
+    requested: int
+    available: int
+
+
+class ReservationOut(BaseModel):
+    reference: str
+    status: str = Field(description="active, confirmed, released, expired or rejected.")
+    lines: list[LineOut]
+    allocations: list[AllocationOut]
+    shortfalls: list[ShortfallOut]
+    created_at: datetime
+    expires_at: datetime | None
+    closed_at: datetime | None
+
+
+def _reservation_out(result: ReservationResult) -> ReservationOut:
+    return ReservationOut(
+        reference=result.reference,
+        status=result.status,
+        lines=[LineOut(sku=line.sku, quantity=line.quantity) for line in result.lines],
+        allocations=[
+            AllocationOut(sku=a.sku, warehouse=a.warehouse, quantity=a.quantity) for a in result.allocations
+        ],
+        shortfalls=[
+            ShortfallOut(sku=s.sku, requested=s.requested, available=s.available) for s in result.shortfalls
+        ],
+        created_at=result.created_at,
+        expires_at=result.expires_at,
+        closed_at=result.closed_at,
+    )
+
+
+def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: InventoryQueries) -> APIRouter:
+    router = APIRouter()
+
+    @router.post(
+        "/v1/warehouses",
+        status_code=status.HTTP_201_CREATED,
+        response_model=WarehouseOut,
+        responses=problem_responses(400, 409, 422),
+        tags=["inventory"],
+    )
+    async def create(body: WarehouseIn, response: Response) -> WarehouseOut:
+        """Create a warehouse. Codes are unique (409 `duplicate-warehouse`)."""
+        warehouse = await create_warehouse(
+            CreateWarehouse(code=body.code, name=body.name, priority=body.priority, active=body.active),
+            uow=uow_factory(),
+        )
+        response.headers["Location"] = f"/v1/warehouses/{warehouse.code}"
+        return WarehouseOut(
+            code=warehouse.code,
+            name=warehouse.name,
+            priority=warehouse.priority,
+            active=warehouse.active,
+            created_at=warehouse.created_at,
+        )
+
+    @router.get("/v1/warehouses", response_model=list[WarehouseOut], tags=["inventory"])
+    async def list_warehouses() -> list[WarehouseOut]:
+        """Every warehouse, in allocation order (priority, then code)."""
+        return [WarehouseOut(**asdict(w)) for w in await queries.warehouses()]
+
+    @router.post(
+        "/v1/inventory/adjustments",
+        status_code=status.HTTP_201_CREATED,
+        response_model=AdjustmentOut,
+        responses=problem_responses(400, 409, 422),
+        tags=["inventory"],
+    )
+    async def adjust(body: AdjustmentIn) -> AdjustmentOut:
+        """Add or remove stock in one warehouse, for a reason; recorded in the
+        SKU's movement history. Removing stock that is reserved is refused (409
+        `insufficient-stock`); an unknown SKU or warehouse is 422."""
+        adjusted = await adjust_stock(
+            AdjustStock(
+                sku=body.sku, warehouse=body.warehouse, delta=body.delta, reason=body.reason, note=body.note
+            ),
+            uow_factory=uow_factory,
+            retry=retry,
+        )
+        m = adjusted.movement
+        return AdjustmentOut(
+            movement=MovementOut(
+                id=m.id,
+                sku=m.sku,
+                warehouse=m.warehouse,
+                kind=m.kind.value,
+                reason=m.reason.value if m.reason else None,
+                on_hand_delta=m.on_hand_delta,
+                reserved_delta=m.reserved_delta,
+                on_hand_after=m.on_hand_after,
+                reserved_after=m.reserved_after,
+                reference=m.reference,
+                note=m.note,
+                occurred_at=m.occurred_at,
+            ),
+            on_hand=adjusted.totals.on_hand,
+            reserved=adjusted.totals.reserved,
+            available=adjusted.totals.available,
+        )
+
+    @router.get(
+        "/v1/inventory/{sku}",
+        response_model=StockOut,
+        responses=problem_responses(404, 422),
+        tags=["inventory"],
+    )
+    async def stock(sku: SkuPath) -> StockOut:
+        """Stock of one SKU per warehouse and in total."""
+        view = await queries.stock(sku)
+        if view is None:
+            raise SkuNotFound(sku)
+        return StockOut(
+            sku=view.sku,
+            on_hand=view.on_hand,
+            reserved=view.reserved,
+            available=view.available,
+            warehouses=[LevelOut(**asdict(level)) for level in view.levels],
+        )
+
+    @router.get(
+        "/v1/inventory/{sku}/movements",
+        response_model=MovementPageOut,
+        responses=problem_responses(404, 422),
+        tags=["inventory"],
+    )
+    async def movements(
+        sku: SkuPath,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ) -> MovementPageOut:
+        """The SKU's movement history, newest first, a page at a time (keyset
+        pagination: stable while new movements are appended)."""
+        before = decode_cursor(cursor) if cursor else None
+        page = await queries.movements(sku, limit=limit, before=before)
+        if page is None:
+            raise SkuNotFound(sku)
+        next_cursor = encode_cursor(page.last_id) if page.has_more and page.last_id else None
+        return MovementPageOut(items=[MovementOut(**asdict(m)) for m in page.items], next_cursor=next_cursor)
+
+    @router.post(
+        "/v1/reservations",
+        status_code=status.HTTP_201_CREATED,
+        response_model=ReservationOut,
+        responses=problem_responses(400, 409, 422),
+        tags=["reservations"],
+    )
+    async def reserve(body: ReservationIn) -> ReservationOut | Response:
+        """Hold stock of several SKUs for a reference (an order) until confirmed,
+        released or expired. All or nothing: if a line cannot be covered nothing
+        is held and the answer is 409 `reservation-rejected` listing the
+        `shortfalls`. Idempotent per reference: the same request again returns
+        the first outcome; other lines under a used reference are 409
+        `reservation-reference-reused`. Unknown SKUs are 422 `unknown-sku`."""
+        reservation = await reserve_stock(
+            ReserveStock(
+                reference=body.reference,
+                lines=tuple(Line(sku=line.sku, quantity=line.quantity) for line in body.lines),
+                ttl=timedelta(seconds=body.ttl_seconds),
+            ),
+            uow_factory=uow_factory,
+            retry=retry,
+        )
+        result = to_result(reservation)
+        if not result.reserved:
+            return problem_response(
+                409,
+                "reservation-rejected",
+                "Not enough stock",
+                detail="Nothing was reserved: "
+                + ", ".join(f"'{s.sku}' has {s.available} of {s.requested}" for s in result.shortfalls),
+                reference=result.reference,
+                shortfalls=[
+                    {"sku": s.sku, "requested": s.requested, "available": s.available}
+                    for s in result.shortfalls
+                ],
+            )
+        return _reservation_out(result)
+
+    @router.get(
+        "/v1/reservations/{reference}",
+        response_model=ReservationOut,
+        responses=problem_responses(404, 422),
+        tags=["reservations"],
+    )
+    async def get_reservation(reference: ReferencePath) -> ReservationOut:
+        """A reservation with its lines, where its stock is held, and its status."""
+        result = await queries.reservation(reference)
+        if result is None:
+            raise ReservationNotFound(reference)
+        return _reservation_out(result)
+
+    @router.post(
+        "/v1/reservations/{reference}/confirm",
+        response_model=ReservationOut,
+        responses=problem_responses(404, 409, 422),
+        tags=["reservations"],
+    )
+    async def confirm(reference: ReferencePath) -> ReservationOut:
+        """Turn the held stock into a deduction (on hand and reserved both go
+        down). Idempotent; after release or expiry it is refused (409
+        `reservation-not-active`)."""
+        reservation = await confirm_reservation(
+            ConfirmReservation(reference=reference), uow_factory=uow_factory, retry=retry
+        )
+        return _reservation_out(to_result(reservation))
+
+    @router.post(
+        "/v1/reservations/{reference}/release",
+        response_model=ReservationOut,
+        responses=problem_responses(404, 409, 422),
+        tags=["reservations"],
+    )
+    async def release(reference: ReferencePath) -> ReservationOut:
+        """Give the held stock back. Idempotent, also after expiry; refused once
+        confirmed (409 `reservation-not-active`)."""
+        reservation = await release_reservation(
+            ReleaseReservation(reference=reference), uow_factory=uow_factory, retry=retry
+        )
+        return _reservation_out(to_result(reservation))
+
+    return router
