@@ -5,12 +5,14 @@ from __future__ import annotations
 from sqlalchemy import MetaData, Table
 
 from orderly.modules.catalog.module import CatalogModule
+from orderly.modules.identity.module import IdentityModule
 from orderly.modules.inventory.module import InventoryModule
 from orderly.modules.payments.module import PaymentsModule
 from orderly.platform.modules import ModuleClass
 
 # Order matters: a module may use the facades of the modules before it.
 MODULES: dict[str, ModuleClass] = {
+    IdentityModule.name: IdentityModule,
     CatalogModule.name: CatalogModule,
     InventoryModule.name: InventoryModule,
     PaymentsModule.name: PaymentsModule,
