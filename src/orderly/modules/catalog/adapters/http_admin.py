@@ -92,7 +92,7 @@ def _expected_version(if_match: str | None, *, required: bool) -> int | None:
     value = if_match.strip()
     if value == "*":
         return None
-    if match := _STRONG_ETAG.match(value):
+    if match := _STRONG_ETAG.fullmatch(value):
         return int(match.group(1))
     if value.startswith("W/"):
         # If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches.

@@ -107,7 +107,7 @@ def listing_params(
 def _attributes(raw: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     grouped: dict[str, list[str]] = {}
     for item in raw:
-        match = _ATTRIBUTE.match(item)
+        match = _ATTRIBUTE.fullmatch(item)
         if match is None or not match.group(2).strip():
             raise InvalidInput(
                 f"attr '{item[:80]}' is not code:value (code: lowercase letters, digits, '_')",

@@ -7,7 +7,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from orderly.modules.catalog.application.commands import NewPrice, NewVariant
 from orderly.modules.catalog.domain.availability import Availability
@@ -29,19 +37,20 @@ ATTRIBUTE_VALUE = Annotated[SafeStr, StringConstraints(min_length=1, max_length=
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SLUG, pattern=SLUG_FIELD_PATTERN)]
 Name = Annotated[SafeStr, StringConstraints(min_length=1, max_length=200)]
 Description = Annotated[SafeStr, StringConstraints(max_length=10_000)]
-Sku = Annotated[SafeStr, StringConstraints(min_length=1, max_length=64)]
+Sku = Annotated[SafeStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
 class MoneyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # The currency is validated first so the amount's check can name the amount.
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
+        description="ISO 4217 code.", examples=["EUR"]
+    )
     amount: Annotated[str, StringConstraints(pattern=AMOUNT_PATTERN)] = Field(
         description='Decimal string, never a number: `"12.50"`. At most the currency\'s minor units; '
         "never negative.",
         examples=["12.50"],
-    )
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
-        description="ISO 4217 code.", examples=["EUR"]
     )
 
     @field_validator("currency")
@@ -51,12 +60,16 @@ class MoneyIn(BaseModel):
             raise ValueError("not an ISO 4217 currency code")
         return value
 
-    @model_validator(mode="after")
-    def _minor_units(self) -> MoneyIn:
-        decimals = len(self.amount.partition(".")[2])
-        if decimals > minor_units(self.currency):
-            raise ValueError(f"{self.currency} amounts have at most {minor_units(self.currency)} decimals")
-        return self
+    @field_validator("amount")
+    @classmethod
+    def _minor_units(cls, value: str, info: ValidationInfo) -> str:
+        currency = info.data.get("currency")
+        if currency is None:
+            return value  # the currency's own error is reported
+        places = minor_units(currency)
+        if len(value.partition(".")[2]) > places:
+            raise ValueError(f"{currency} amounts have at most {places} decimals")
+        return value
 
     def to_command(self) -> NewPrice:
         return NewPrice(amount=Decimal(self.amount), currency=self.currency)

@@ -65,7 +65,8 @@ class Variant:
         return cls(sku=sku, prices=tuple(prices), attributes=pairs)
 
     def __post_init__(self) -> None:
-        if not SKU_PATTERN.match(self.sku):
+        # fullmatch: with match, the pattern's "$" also accepts a SKU ending in a newline.
+        if not SKU_PATTERN.fullmatch(self.sku):
             raise InvalidInput(
                 "a SKU is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
                 field="sku",
@@ -88,7 +89,7 @@ class Variant:
         if len(self.attributes) > MAX_ATTRIBUTES:
             raise InvalidInput(f"a variant has at most {MAX_ATTRIBUTES} attributes", field="attributes")
         for code, value in self.attributes:
-            if not ATTRIBUTE_CODE_PATTERN.match(code):
+            if not ATTRIBUTE_CODE_PATTERN.fullmatch(code):
                 raise InvalidInput(
                     "an attribute code is 1-32 lowercase letters, digits or '_', starting with a letter",
                     field="attributes",

@@ -14,7 +14,7 @@ _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 def validate_slug(value: str, *, field: str = "slug") -> str:
     """Return ``value`` if it is a slug (lowercase letters, digits, single dashes)."""
-    if not (1 <= len(value) <= MAX_SLUG) or not SLUG_PATTERN.match(value):
+    if not (1 <= len(value) <= MAX_SLUG) or not SLUG_PATTERN.fullmatch(value):
         raise InvalidInput(
             f"a slug is 1-{MAX_SLUG} lowercase letters or digits in words joined by single dashes",
             field=field,
