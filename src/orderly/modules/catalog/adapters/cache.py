@@ -40,8 +40,10 @@ class ReadCache:
         listing_ttl_s: int = 30,
         cooldown_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        namespace: str = KEY_PREFIX,
     ) -> None:
         self._redis = redis
+        self._ns = namespace
         self.product_ttl_s = product_ttl_s
         self.listing_ttl_s = listing_ttl_s
         self._cooldown_s = cooldown_s
@@ -49,25 +51,25 @@ class ReadCache:
         self._off_until = 0.0
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._guard(lambda: self._redis.get(KEY_PREFIX + key), None)
+        value = await self._guard(lambda: self._redis.get(self._ns + key), None)
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, *, ttl_s: int) -> None:
-        await self._guard(lambda: self._redis.set(KEY_PREFIX + key, value, ex=ttl_s), None)
+        await self._guard(lambda: self._redis.set(self._ns + key, value, ex=ttl_s), None)
 
     async def delete(self, *keys: str) -> None:
         if keys:
-            await self._guard(lambda: self._redis.delete(*(KEY_PREFIX + k for k in keys)), None)
+            await self._guard(lambda: self._redis.delete(*(self._ns + k for k in keys)), None)
 
     async def listing_generation(self) -> int | None:
         """The current listing generation; None when Redis cannot say (then do not cache)."""
-        value = await self._guard(lambda: self._redis.get(KEY_PREFIX + LISTING_GENERATION), None)
+        value = await self._guard(lambda: self._redis.get(self._ns + LISTING_GENERATION), None)
         if value is None:
             return None if self._is_off() else 0
         return int(value)
 
     async def retire_listings(self) -> None:
-        await self._guard(lambda: self._redis.incr(KEY_PREFIX + LISTING_GENERATION), None)
+        await self._guard(lambda: self._redis.incr(self._ns + LISTING_GENERATION), None)
 
     def _is_off(self) -> bool:
         return self._clock() < self._off_until
