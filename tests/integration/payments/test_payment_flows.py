@@ -20,9 +20,11 @@ from orderly.modules.payments.contracts import (
     PaymentRefunded,
     PaymentVoided,
 )
+from orderly.modules.payments.domain.model import Payment
 from orderly.paymentsim.config import Faults
 from orderly.platform.settings import Settings
 from orderly.shared_kernel.errors import Conflict, InvalidInput
+from orderly.shared_kernel.money import Money
 from tests.integration.payments.harness import Harness, harness
 
 
@@ -208,9 +210,6 @@ class TestNoAnswerFromTheProvider:
 
 async def authorize_pending_only(h: Harness, reference: str) -> uuid.UUID:
     """Record the intention without reaching the provider: what a crash between the phases leaves."""
-    from orderly.modules.payments.domain.model import Payment
-    from orderly.shared_kernel.money import Money
-
     payment = Payment.start(reference=reference, order_id=uuid.uuid4(), amount=Money(Decimal("10"), "EUR"))
     async with h.module.unit_of_work() as uow:
         await uow.payments.add(payment)
