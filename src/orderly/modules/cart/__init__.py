@@ -1,0 +1,1 @@
+"""Cart: shopping carts as documents in Redis (guest and customer carts)."""
