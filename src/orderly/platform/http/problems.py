@@ -61,6 +61,7 @@ def problem_response(
     status: int,
     slug: str,
     title: str,
+    /,
     *,
     detail: str | None = None,
     instance: str | None = None,
@@ -168,10 +169,17 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, InvalidInput) and "field" in exc.details:
         location = str(exc.details.get("location", "body"))
         params = [{"name": str(exc.details["field"]), "reason": exc.message, "location": location}]
+    # A detail may be called anything ("slug", "status"...): it becomes an
+    # extension member unless it would replace a member RFC 9457 or we define.
     extra: dict[str, Any] = {
-        k: v for k, v in exc.details.items() if k not in {"field", "location"} and isinstance(v, str | int)
+        k: v for k, v in exc.details.items() if k not in _NOT_EXTENSIONS and isinstance(v, str | int)
     }
     return problem_response(status, exc.code, title, detail=exc.message, errors=params, **extra)
+
+
+_NOT_EXTENSIONS = frozenset(
+    {"field", "location", "type", "title", "status", "detail", "instance", "request_id", "errors", "headers"}
+)
 
 
 def _domain_status(exc: DomainError) -> tuple[int, str]:
