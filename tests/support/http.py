@@ -25,14 +25,11 @@ from orderly.platform.settings import Settings
 
 BASE_URL = "http://orderly.test"
 
-# Every table a product write can touch, directly or through the relay.
+# Every table of the modules a product write touches, directly or through the
+# relay and the consumers (projections included).
 WRITE_TABLES: tuple[Table, ...] = (
-    catalog_tables.products,
-    catalog_tables.variants,
-    catalog_tables.outbox,
-    inventory_tables.stock_items,
-    inventory_tables.inbox,
-    inventory_tables.outbox,
+    *catalog_tables.metadata.sorted_tables,
+    *inventory_tables.metadata.sorted_tables,
 )
 
 
@@ -85,9 +82,14 @@ async def row_counts(engine: AsyncEngine, tables: tuple[Table, ...] = WRITE_TABL
         }
 
 
-async def assert_nothing_written(engine: AsyncEngine) -> None:
-    counts = await row_counts(engine)
-    assert all(count == 0 for count in counts.values()), counts
+@asynccontextmanager
+async def writes_nothing(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Fail if any catalog or inventory table gained or lost a row inside the block."""
+    before = await row_counts(engine)
+    yield
+    after = await row_counts(engine)
+    changed = {name: (before[name], after[name]) for name in before if before[name] != after[name]}
+    assert not changed, f"rows written (before, after): {changed}"
 
 
 def product_body(
