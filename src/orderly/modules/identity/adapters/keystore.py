@@ -116,7 +116,7 @@ class SqlKeyStore:
         }
 
     async def sign(self, claims: Mapping[str, Any]) -> str:
-        kid, key = await self._active_key()
+        kid, key = await self.active_key()
         header = {"alg": ALGORITHM, "typ": "at+jwt", "kid": kid}
         return jwt.encode(header, dict(claims), key, algorithms=[ALGORITHM])
 
@@ -219,7 +219,8 @@ class SqlKeyStore:
             )
         return int(result.rowcount)
 
-    async def _active_key(self) -> tuple[str, ECKey]:
+    async def active_key(self) -> tuple[str, ECKey]:
+        """The signing key now in use (kid, private key); it never leaves this process."""
         await self.ensure_keys()
         query = select(signing_keys.c.kid).where(signing_keys.c.status == "active")
         async with self._engine.connect() as conn:
