@@ -78,6 +78,7 @@ def serve(host: str, port: int, modules: str | None, background: bool | None) ->
     run_background = container.in_process_bus if background is None else background
     app = create_app(container, run_background=run_background)
     log.info("serving", host=host, port=port, background=run_background)
+    _exit_cleanly_on_sigterm()
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
 
 
@@ -244,6 +245,17 @@ def payment_sim(
     app = create_app(build_service(config))
     log.info("payment simulator", host=host, port=port, webhook_url=webhook_url or None, faults=vars(faults))
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """After a graceful shutdown uvicorn re-raises the signal it caught; with the
+    default SIGTERM action the process would die without running atexit hooks,
+    leaving the embedded PostgreSQL running. Turn it into a normal exit."""
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def _run_until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
