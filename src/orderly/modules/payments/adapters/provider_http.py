@@ -190,9 +190,9 @@ class HttpPaymentProvider:
         params: dict[str, str] | None,
         headers: dict[str, str],
     ) -> httpx.Response:
-        base = self._base_url if isinstance(self._base_url, str) else await self._base_url()
         self.attempts += 1
         try:
+            base = self._base_url if isinstance(self._base_url, str) else await self._base_url()
             async with asyncio.timeout(self._timeout_s):
                 response = await self._client.request(
                     method, base + path, json=json, params=params, headers=headers, timeout=self._timeout_s
