@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from orderly.entrypoints.registry import all_metadata
 from orderly.platform.db import async_url, create_engine
+from orderly.platform.schema import platform_metadata
 from orderly.platform.settings import Settings
 
 ADMIN_DATABASE_URL = os.environ.get(
@@ -92,7 +93,8 @@ async def engine(settings: Settings, database_url: str) -> AsyncIterator[AsyncEn
 
 
 async def truncate_all(engine: AsyncEngine) -> None:
-    tables = [f'{t.schema}."{t.name}"' for metadata in all_metadata() for t in metadata.sorted_tables]
+    every_metadata = [*platform_metadata(), *all_metadata()]
+    tables = [f'{t.schema}."{t.name}"' for metadata in every_metadata for t in metadata.sorted_tables]
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from orderly.entrypoints.registry import all_metadata
 from orderly.platform.db import async_url
+from orderly.platform.schema import platform_metadata
 
 config = context.config
-target_metadata = all_metadata()
+target_metadata = [*platform_metadata(), *all_metadata()]
 ONLY_SCHEMA = config.attributes.get("only_schema")
 SCHEMAS = {ONLY_SCHEMA} if ONLY_SCHEMA else {metadata.schema for metadata in target_metadata}
 

@@ -20,10 +20,15 @@ def module_versions_dir(module: str) -> Path:
     return PACKAGE_ROOT / "modules" / module / "migrations"
 
 
+# The platform's own tables (schema "platform", branch "platform").
+PLATFORM_VERSIONS_DIR = PACKAGE_ROOT / "platform" / "schema_migrations"
+
+
 def _version_locations() -> list[str]:
     # Every module that has a migrations folder; found on disk so the platform
     # never imports the modules.
-    return sorted(str(path) for path in (PACKAGE_ROOT / "modules").glob("*/migrations") if path.is_dir())
+    modules = sorted(str(path) for path in (PACKAGE_ROOT / "modules").glob("*/migrations") if path.is_dir())
+    return [str(PLATFORM_VERSIONS_DIR), *modules]
 
 
 def alembic_config(database_url: str, *, only_schema: str | None = None) -> Config:
