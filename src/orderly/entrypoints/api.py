@@ -12,6 +12,7 @@ from orderly.entrypoints.bootstrap import Container
 from orderly.platform.http.health import health_router
 from orderly.platform.http.middleware import RequestContextMiddleware
 from orderly.platform.http.problems import install_problem_handlers
+from orderly.platform.idempotency import install_idempotency, principal_scope
 
 DESCRIPTION = """
 Orderly is a headless commerce backend. Errors are RFC 9457 problem documents
@@ -27,6 +28,7 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.start()
+        idempotency_pruner.start()
         if run_background:
             await container.start_consumers()
             container.start_background_tasks()
@@ -34,6 +36,7 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
         try:
             yield
         finally:
+            await idempotency_pruner.stop()
             await container.close()
 
     app = FastAPI(
@@ -43,6 +46,10 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    # Every POST/PUT/PATCH/DELETE honours Idempotency-Key (ADR 0030). Added
+    # before RequestContextMiddleware so that one wraps it: its answers carry
+    # the request id.
+    idempotency_pruner = install_idempotency(app, engine=container.engine, resolve_scope=principal_scope)
     # The body limit lives in this middleware, not in FastAPI(max_body_size=...):
     # FastAPI's limiter sits outside every user middleware and would answer 413
     # as plain text without the request id.
