@@ -38,11 +38,12 @@ from orderly.modules.inventory.domain.errors import (
     ReferenceReused,
     ReservationNotActive,
     ReservationNotFound,
+    StockLimitExceeded,
     UnknownSku,
     UnknownWarehouse,
 )
 from orderly.modules.inventory.domain.reservation import Line, ReservationStatus
-from orderly.modules.inventory.domain.stock import AdjustmentReason
+from orderly.modules.inventory.domain.stock import MAX_ON_HAND, AdjustmentReason, StockLevel
 from orderly.shared_kernel.errors import InvalidInput
 from tests.unit.inventory.fakes import FakeTransientError, InMemoryInventory, is_fake_transient
 
@@ -289,6 +290,20 @@ class TestAdjustAndWarehouses:
                 uow_factory=store.uow,
                 retry=retry,
             )
+
+    async def test_stock_beyond_the_per_level_limit_is_refused(
+        self, store: InMemoryInventory, retry: RetryPolicy
+    ) -> None:
+        store.levels[("CUP", "AMS")] = StockLevel(
+            warehouse="AMS", priority=0, active=True, on_hand=MAX_ON_HAND - 1
+        )
+        with pytest.raises(StockLimitExceeded):
+            await adjust_stock(
+                AdjustStock(sku="CUP", warehouse="AMS", delta=2, reason=AdjustmentReason.RECEIVED),
+                uow_factory=store.uow,
+                retry=retry,
+            )
+        assert store.levels[("CUP", "AMS")].on_hand == MAX_ON_HAND - 1
 
     async def test_warehouse_codes_are_unique(self, store: InMemoryInventory) -> None:
         with pytest.raises(DuplicateWarehouse):

@@ -113,7 +113,8 @@ class Reservation(AggregateRoot):
         self.reference = reference
         self.lines = tuple(lines)
         self.status = status
-        self.allocations = tuple(allocations)
+        # One canonical order, so a reservation reads the same fresh or reloaded.
+        self.allocations = tuple(sorted(allocations, key=lambda a: (a.sku, a.warehouse)))
         self.shortfalls = tuple(shortfalls)
         self.created_at = created_at
         self.expires_at = expires_at

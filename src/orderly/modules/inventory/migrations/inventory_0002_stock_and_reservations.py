@@ -77,7 +77,8 @@ def upgrade() -> None:
             name=op.f("ck_stock_movements_kind_known"),
         ),
         sa.CheckConstraint(
-            "(kind = 'adjustment') = (reason IS NOT NULL)", name=op.f("ck_stock_movements_reason_iff_adjustment")
+            "(kind = 'adjustment') = (reason IS NOT NULL)",
+            name=op.f("ck_stock_movements_reason_iff_adjustment"),
         ),
         sa.CheckConstraint(
             "on_hand_delta <> 0 OR reserved_delta <> 0", name=op.f("ck_stock_movements_changes_something")
@@ -127,7 +128,8 @@ def upgrade() -> None:
             name=op.f("ck_reservations_status_known"),
         ),
         sa.CheckConstraint(
-            "status = 'rejected' OR expires_at IS NOT NULL", name=op.f("ck_reservations_expiry_unless_rejected")
+            "status = 'rejected' OR expires_at IS NOT NULL",
+            name=op.f("ck_reservations_expiry_unless_rejected"),
         ),
         sa.CheckConstraint(
             "(status = 'active') = (closed_at IS NULL)", name=op.f("ck_reservations_closed_unless_active")
@@ -156,7 +158,9 @@ def upgrade() -> None:
             ["inventory.reservations.id"],
             name=op.f("fk_reservation_allocations_reservation_id_reservations"),
         ),
-        sa.PrimaryKeyConstraint("reservation_id", "sku", "warehouse_code", name=op.f("pk_reservation_allocations")),
+        sa.PrimaryKeyConstraint(
+            "reservation_id", "sku", "warehouse_code", name=op.f("pk_reservation_allocations")
+        ),
         schema="inventory",
     )
 
