@@ -9,6 +9,7 @@ attachments grows with the page size and never with the catalog.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -146,11 +147,28 @@ def _text_query(text: str) -> ColumnElement[Any]:
     return func.websearch_to_tsquery(TEXT_SEARCH_CONFIG, bindparam("q", text, type_=Text))
 
 
+_WORD = re.compile(r"\w+")
+_SEARCH_SYNTAX = re.compile(r"\"|(^|\s)-|\bor\b", re.IGNORECASE)
+MAX_FUZZY_WORDS = 8
+
+
+def _fuzzy_words(text: str) -> list[str]:
+    """The words the trigram arm looks for; none when the query uses search syntax
+    (phrases, exclusions, ``or``), whose meaning only full-text search keeps."""
+    if _SEARCH_SYNTAX.search(text):
+        return []
+    # Two letters make too few trigrams to tell a typo from another word.
+    return [w for w in _WORD.findall(text) if len(w) >= 3][:MAX_FUZZY_WORDS]
+
+
 def _text_match(text: str) -> ColumnElement[bool]:
     # Full-text search finds words and their stems; the trigram arm finds names
-    # a typo away ("stonewear" -> "Stoneware") that full-text search misses.
+    # with every word a typo away ("stonewear mugs" -> "Red stoneware mug").
     fts = products.c.search.op("@@")(_text_query(text))
-    fuzzy = literal(text, Text).op("<%")(products.c.name)
+    words = _fuzzy_words(text)
+    if not words:
+        return fts
+    fuzzy = and_(*(literal(word, Text).op("<%")(products.c.name) for word in words))
     return or_(fts, fuzzy)
 
 
