@@ -51,6 +51,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import redis.asyncio as aioredis
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
@@ -111,9 +112,10 @@ class TokenResponse:
 
 
 class AuthKit:
-    def __init__(self, identity: IdentityModule, settings: Settings) -> None:
+    def __init__(self, identity: IdentityModule, settings: Settings, app: FastAPI | None = None) -> None:
         self.identity = identity
         self.settings = settings
+        self.app = app
 
     @classmethod
     def from_container(cls, container: Container) -> AuthKit:
@@ -126,7 +128,9 @@ class AuthKit:
 
     @classmethod
     def from_app(cls, app: FastAPI) -> AuthKit:
-        return cls.from_container(app.state.container)
+        kit = cls.from_container(app.state.container)
+        kit.app = app
+        return kit
 
     async def sign(self, claims: Mapping[str, Any], *, header: Mapping[str, Any] | None = None) -> str:
         """Claims signed with the active key; ``header`` overrides (e.g. ``{"typ": "JWT"}``)."""
@@ -349,10 +353,11 @@ async def identity_app(
     *,
     run_background: bool = False,
     module_names: list[str] | None = None,
+    redis: aioredis.Redis | None = None,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, AuthKit]]:
     """An app built by ``build_container`` (lifespan running) with an httpx client and its AuthKit."""
     app = create_app(
-        build_container(settings, database_url=database_url, module_names=module_names),
+        build_container(settings, database_url=database_url, module_names=module_names, redis=redis),
         run_background=run_background,
     )
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:

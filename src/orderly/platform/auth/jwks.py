@@ -157,10 +157,10 @@ class JwksCache:
         self.fetches = 0
 
     async def get(self, kid: str) -> Key | None:
-        if self._is_stale() and self._may_refetch():
+        if self._is_stale() and self._since_attempt() >= min(self._ttl_s, self._min_refetch_s):
             await self._refresh(reason="expired")
         key = self._keys.get(kid)
-        if key is None and self._may_refetch():
+        if key is None and self._since_attempt() >= self._min_refetch_s:
             await self._refresh(reason="unknown kid")
             key = self._keys.get(kid)
         return key
@@ -168,8 +168,9 @@ class JwksCache:
     def _is_stale(self) -> bool:
         return self._fetched_at is None or self._clock() - self._fetched_at >= self._ttl_s
 
-    def _may_refetch(self) -> bool:
-        return self._attempted_at is None or self._clock() - self._attempted_at >= self._min_refetch_s
+    def _since_attempt(self) -> float:
+        """Seconds since the last fetch attempt, successful or not (infinite before the first)."""
+        return float("inf") if self._attempted_at is None else self._clock() - self._attempted_at
 
     async def _refresh(self, *, reason: str) -> None:
         attempted_before = self._attempted_at
@@ -188,4 +189,4 @@ class JwksCache:
                 )
                 return
             self._keys = import_verification_keys(document)
-            self._fetched_at = self._clock()
+            self._fetched_at = self._attempted_at
