@@ -46,6 +46,10 @@ fmt: sync
 check-migrations: sync
 	bash scripts/check_migrations.sh
 
+## Re-render the SVGs of the D2 diagrams under docs/
+diagrams: sync
+	bash scripts/check_diagrams.sh --write
+
 bench: sync
 	$(UV) run python bench/run_all.py
 

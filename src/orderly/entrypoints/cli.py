@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
 import structlog
@@ -120,6 +121,46 @@ def make_migration(module_name: str, message: str, rev_id: str) -> None:
     migrations.make_migration(
         _database_url(settings, migrate_embedded=False), module=module_name, message=message, rev_id=rev_id
     )
+
+
+@main.command("seed-demo")
+@click.option("--products", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@click.option(
+    "--variants-per-product",
+    type=click.IntRange(1, 24),
+    default=4,
+    show_default=True,
+    help="SKUs per product.",
+)
+@click.option(
+    "--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same catalog)."
+)
+@click.option("--reset", is_flag=True, help="Empty the catalog's tables first.")
+def seed_demo(products: int, variants_per_product: int, seed: int, reset: bool) -> None:
+    """Bulk-load a demo catalog (COPY): products, variants, prices, categories, stock.
+
+    Writes the catalog's tables directly, so no events are published (inventory
+    does not learn the demo SKUs). `--products 25000` gives 100,000 variants.
+    """
+    from orderly.modules.catalog.adapters.seed import seed_demo_catalog
+    from orderly.platform.db import create_engine
+
+    settings = _settings()
+    engine = create_engine(settings, _database_url(settings), pool_size=2)
+
+    async def run() -> None:
+        try:
+            report = await seed_demo_catalog(
+                engine, products=products, variants_per_product=variants_per_product, seed=seed, reset=reset
+            )
+        finally:
+            await engine.dispose()
+        click.echo(
+            f"seeded {report.products} products, {report.variants} variants, {report.prices} prices, "
+            f"{report.categories} categories in {report.seconds} s"
+        )
+
+    asyncio.run(run())
 
 
 @main.command()
@@ -247,13 +288,169 @@ def payment_sim(
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
 
 
+# Identity operators' commands: OAuth clients, staff accounts, signing keys.
+
+T = TypeVar("T")
+
+
+def _run_identity(action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``action(identity_module)`` against the configured database, then release it."""
+    from orderly.entrypoints.bootstrap import build_container
+    from orderly.modules.identity.module import IdentityModule
+    from orderly.platform.messaging.inprocess import InProcessBus
+    from orderly.platform.redis import create_redis
+    from orderly.shared_kernel.errors import DomainError
+
+    settings = _settings()
+    container = build_container(
+        settings,
+        database_url=_database_url(settings),
+        module_names=["identity"],
+        # Operator commands publish nothing and count no attempts: no broker, no Redis.
+        bus=InProcessBus(delivery_limit=settings.consumer_delivery_limit),
+        redis=create_redis(None),
+    )
+    identity = next(m for m in container.modules if isinstance(m, IdentityModule))
+
+    async def run() -> T:
+        try:
+            return await action(identity)
+        finally:
+            await container.close()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@main.group()
+def clients() -> None:
+    """OAuth 2.0 clients: the applications that ask Orderly for tokens."""
+
+
+@clients.command("create")
+@click.option("--name", required=True, help="Shown on the sign-in page.")
+@click.option(
+    "--scopes", required=True, help='Space-separated scopes the client may request, e.g. "inventory:read".'
+)
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="Makes a sign-in client (authorization code + PKCE); exact URI, repeatable.",
+)
+@click.option("--public", is_flag=True, help="No secret: browser and mobile apps, which cannot keep one.")
+@click.option(
+    "--sign-in",
+    type=click.Choice(["customer", "staff"]),
+    default=None,
+    help="Who signs in through it (default: customer when --redirect-uri is given).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object (client_id, client_secret, ...)."
+)
+def clients_create(
+    name: str, scopes: str, redirect_uris: tuple[str, ...], public: bool, sign_in: str | None, as_json: bool
+) -> None:
+    """Register a client. Without --redirect-uri it is a service client (client
+    credentials). The secret is printed once and stored only as a digest."""
+    import json
+
+    from orderly.modules.identity.application.commands import CreateClient
+
+    if sign_in is not None and not redirect_uris:
+        raise click.UsageError("--sign-in needs at least one --redirect-uri")
+    who = sign_in or ("customer" if redirect_uris else None)
+    command = CreateClient(
+        name=name,
+        scopes=scopes,
+        redirect_uris=redirect_uris,
+        public=public,
+        sign_in="staff" if who == "staff" else "customer" if who == "customer" else None,
+    )
+    created = _run_identity(lambda identity: identity.create_client(command))
+    client = created.client
+    record = {
+        "client_id": client.client_id,
+        "client_secret": created.client_secret,
+        "name": client.name,
+        "scopes": sorted(client.scopes),
+        "redirect_uris": list(client.redirect_uris),
+        "public": client.is_public,
+        "sign_in": client.sign_in,
+    }
+    if as_json:
+        click.echo(json.dumps(record))
+        return
+    for key, value in record.items():
+        click.echo(f"{key}: {value}")
+    if created.client_secret:
+        click.echo("The secret is shown only now; store it in your secret manager.", err=True)
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts (they sign in through a staff sign-in client)."""
+
+
+@staff.command("create")
+@click.option("--email", required=True)
+@click.option(
+    "--role",
+    required=True,
+    help="admin, catalog_manager, inventory_manager or support (each maps to scopes).",
+)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of standard input."
+)
+def staff_create(email: str, role: str, password_stdin: bool) -> None:
+    """Create a staff member with a role. The password is prompted for (hidden, twice)
+    unless --password-stdin is given; it never appears on the command line."""
+    from orderly.modules.identity.application.commands import CreateStaffMember
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    command = CreateStaffMember(email=email, password=password, role=role)
+    staff_id = _run_identity(lambda identity: identity.create_staff_member(command))
+    click.echo(f"staff member {staff_id} created with role {role}")
+
+
+@main.group()
+def keys() -> None:
+    """Access-token signing keys."""
+
+
+@keys.command("rotate")
+@click.option(
+    "--force", is_flag=True, help="Promote the next key even if verifiers may not have fetched it yet."
+)
+def keys_rotate(force: bool) -> None:
+    """Let the published next key start signing, retire the active key (it stays in the
+    JWKS until its last token expires) and publish a new next key."""
+    from orderly.modules.identity.domain.keys import RotationRefused
+
+    try:
+        result = _run_identity(lambda identity: identity.rotate_keys(force=force))
+    except RotationRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"active: {result.active}")
+    click.echo(f"next: {result.next}")
+    if result.retired:
+        click.echo(
+            f"retired: {result.retired} (published until {result.retired_published_until.isoformat()})"
+        )
+
+
 def _exit_cleanly_on_sigterm() -> None:
     """After a graceful shutdown uvicorn re-raises the signal it caught; with the
     default SIGTERM action the process would die without running atexit hooks,
     leaving the embedded PostgreSQL running. Turn it into a normal exit."""
 
     def _exit(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
+        raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _exit)
 
