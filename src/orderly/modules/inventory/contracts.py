@@ -1,7 +1,8 @@
 """Integration events the inventory publishes (versioned; add fields, never change them).
 
-Ordering: events of one aggregate may reach a consumer out of order (several
-relays, competing consumers, redeliveries). ``StockLevelChanged`` carries
+Ordering: the outbox publishes one aggregate's events in commit order, but a
+consumer may still see them out of order (competing consumers, redeliveries
+after a failure). ``StockLevelChanged`` carries
 absolute totals and an ``occurred_at`` read from the database clock while the
 SKU was locked, so it increases with every change of that SKU: a projection
 keeps the event with the latest ``occurred_at`` per SKU and ignores older ones.
