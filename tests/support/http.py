@@ -6,6 +6,8 @@ same lifespan), only pointed at the test database and without a socket.
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -74,6 +76,28 @@ def invalid_field_names(problem: dict[str, Any]) -> set[str]:
     return {str(error["name"]) for error in problem.get("errors") or []}
 
 
+async def outboxes_drained(engine: AsyncEngine, *, timeout_s: float = 10.0) -> None:
+    """Wait until no module has unpublished outbox rows (the in-process bus runs
+    consumers before a row is marked published, so their effects are done too)."""
+    outboxes = [t for t in WRITE_TABLES if t.name == "outbox"]
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        async with engine.connect() as conn:
+            pending = 0
+            for outbox in outboxes:
+                pending += int(
+                    await conn.scalar(
+                        select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+                    )
+                    or 0
+                )
+        if pending == 0:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{pending} outbox rows still unpublished after {timeout_s}s")
+        await asyncio.sleep(0.05)
+
+
 async def row_counts(engine: AsyncEngine, tables: tuple[Table, ...] = WRITE_TABLES) -> dict[str, int]:
     async with engine.connect() as conn:
         return {
@@ -84,7 +108,12 @@ async def row_counts(engine: AsyncEngine, tables: tuple[Table, ...] = WRITE_TABL
 
 @asynccontextmanager
 async def writes_nothing(engine: AsyncEngine) -> AsyncIterator[None]:
-    """Fail if any catalog or inventory table gained or lost a row inside the block."""
+    """Fail if any catalog or inventory table gained or lost a row inside the block.
+
+    Earlier requests of the same app may still be flowing through the relay and
+    the consumers; wait until every outbox is drained so only this block counts.
+    """
+    await outboxes_drained(engine)
     before = await row_counts(engine)
     yield
     after = await row_counts(engine)
