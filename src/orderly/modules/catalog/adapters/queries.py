@@ -36,6 +36,7 @@ from sqlalchemy import (
     true,
     tuple_,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -168,8 +169,14 @@ def _text_match(text: str) -> ColumnElement[bool]:
     words = _fuzzy_words(text)
     if not words:
         return fts
-    fuzzy = and_(*(literal(word, Text).op("<%")(products.c.name) for word in words))
-    return or_(fts, fuzzy)
+    # Written as a union of two index scans: as "fts OR fuzzy" the planner
+    # underrates the trigram operator's cost and scans every product instead.
+    matched = products.alias("matched")
+    by_words = select(matched.c.id).where(matched.c.search.op("@@")(_text_query(text)))
+    by_trigrams = select(matched.c.id).where(
+        and_(*(matched.c.name.op("%>")(literal(word, Text)) for word in words))
+    )
+    return products.c.id.in_(union_all(by_words, by_trigrams))
 
 
 def _relevance(text: str) -> ColumnElement[float]:
@@ -235,10 +242,14 @@ def _after(sort: SortOrder, sort_value: ColumnElement[Any], key: PageKey) -> Col
         return pid > key.product_id
     if sort is SortOrder.NEWEST:
         return pid < key.product_id
+    # Price keys compare on product_prices' own columns, so the position is an
+    # index condition on (currency, from_amount, product_id), not a filter.
+    priced = tuple_(product_prices.c.from_amount, product_prices.c.product_id)
+    position = tuple_(literal(key.value, product_prices.c.from_amount.type), literal(key.product_id))
     if sort is SortOrder.PRICE_ASC:
-        return tuple_(sort_value, pid) > tuple_(literal(key.value), literal(key.product_id))
+        return priced > position
     if sort is SortOrder.PRICE_DESC:
-        return tuple_(sort_value, pid) < tuple_(literal(key.value), literal(key.product_id))
+        return priced < position
     value = literal(key.value, Float(precision=53))
     return or_(sort_value < value, and_(sort_value == value, pid > key.product_id))
 
@@ -248,8 +259,8 @@ def _order(sort: SortOrder, sort_value: ColumnElement[Any]) -> Sequence[ColumnEl
     return {
         SortOrder.OLDEST: [pid.asc()],
         SortOrder.NEWEST: [pid.desc()],
-        SortOrder.PRICE_ASC: [sort_value.asc(), pid.asc()],
-        SortOrder.PRICE_DESC: [sort_value.desc(), pid.desc()],
+        SortOrder.PRICE_ASC: [sort_value.asc(), product_prices.c.product_id.asc()],
+        SortOrder.PRICE_DESC: [sort_value.desc(), product_prices.c.product_id.desc()],
         SortOrder.RELEVANCE: [sort_value.desc(), pid.asc()],
     }[sort]
 
