@@ -1,0 +1,1 @@
+"""Fulfilment: shipments of confirmed orders, from creation to delivery."""

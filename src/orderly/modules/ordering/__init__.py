@@ -1,0 +1,1 @@
+"""Ordering: checkout, orders and the checkout saga over inventory and payments."""

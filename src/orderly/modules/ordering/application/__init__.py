@@ -1,0 +1,1 @@
+"""Ordering use cases: checkout, saga steps, cancellation, refunds, fulfilment progress."""
