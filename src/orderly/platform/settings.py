@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -145,6 +146,52 @@ class Settings(BaseSettings):
     payment_sim_timeout_rate: float = Field(default=0.0, ge=0, le=1)
     payment_sim_charge_then_error_rate: float = Field(default=0.0, ge=0, le=1)
     payment_sim_seed: int | None = None
+
+    # Ordering: checkout pricing and the checkout saga (see docs/ordering/README.md).
+    ordering_unpaid_order_ttl_s: float = Field(
+        default=900,
+        gt=0,
+        le=7 * 86_400,
+        description="An order not paid this long after checkout expires and its stock is released.",
+    )
+    ordering_step_timeout_s: float = Field(
+        default=30,
+        gt=0,
+        le=3600,
+        description="A saga step not settled this long is run again by the sweep (back-off doubles per attempt).",
+    )
+    ordering_step_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Attempts at reserving stock or authorizing payment before the order is given up;"
+        " later steps (confirm, capture, compensate, refund) are retried until they succeed.",
+    )
+    ordering_sweep_interval_s: float = Field(default=1.0, gt=0, le=600)
+    ordering_sweep_batch_size: int = Field(default=100, ge=1, le=10_000)
+    ordering_shipping_rates: dict[str, dict[str, Decimal]] = Field(
+        default_factory=lambda: {
+            "*": {"EUR": Decimal("9.90"), "USD": Decimal("12.00"), "GBP": Decimal("8.90")},
+            "DE": {"EUR": Decimal("4.90")},
+            "FR": {"EUR": Decimal("5.90")},
+            "NL": {"EUR": Decimal("4.90")},
+            "US": {"USD": Decimal("6.00")},
+            "GB": {"GBP": Decimal("3.90")},
+        },
+        description="Flat shipping per order: country (ISO alpha-2, or * for any other) -> currency -> amount"
+        " (JSON in the environment). No entry: that destination is not shipped to in that currency.",
+    )
+    ordering_tax_rates: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "DE": Decimal("0.19"),
+            "FR": Decimal("0.20"),
+            "NL": Decimal("0.21"),
+            "GB": Decimal("0.20"),
+            "*": Decimal("0"),
+        },
+        description="Flat tax rate (0-1) per destination country, or * for any other; applied once to"
+        " subtotal + shipping and rounded half up to the currency's minor unit.",
+    )
 
     @field_validator("database_url")
     @classmethod
