@@ -158,7 +158,8 @@ class Settings(BaseSettings):
         default=30,
         gt=0,
         le=3600,
-        description="A saga step not settled this long is run again by the sweep (back-off doubles per attempt).",
+        description="A saga step not settled this long is run again by the sweep"
+        " (back-off doubles each time).",
     )
     ordering_step_max_attempts: int = Field(
         default=5,
