@@ -87,8 +87,13 @@ def check_password_strength(password: str, *, email: Email) -> None:
         raise WeakPassword("this password is too common; choose another", field="password")
     if len(set(folded)) <= 2:
         raise WeakPassword("a password needs more than one or two distinct characters", field="password")
-    local = email.key.split("@", 1)[0]
-    if len(local) >= 4 and local in folded and len(folded) - len(local) < MIN_PASSWORD_LENGTH:
+    # What is left once the address, its local part and its domain are taken out.
+    remainder = folded
+    local, _, domain = email.key.partition("@")
+    for part in (email.key, local, domain):
+        if len(part) >= 3:
+            remainder = remainder.replace(part, "")
+    if len(remainder) < MIN_PASSWORD_LENGTH // 2:
         raise WeakPassword("a password must not be built around the e-mail address", field="password")
 
 
