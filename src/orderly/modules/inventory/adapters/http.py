@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from orderly.modules.inventory.adapters.facade import to_result
-from orderly.modules.inventory.api import ReservationResult
+from orderly.modules.inventory.api import ReservationResult, ReservationStatusName
 from orderly.modules.inventory.application.commands import (
     AdjustStock,
     ConfirmReservation,
@@ -171,7 +171,7 @@ class ShortfallOut(BaseModel):
 
 class ReservationOut(BaseModel):
     reference: str
-    status: str = Field(description="active, confirmed, released, expired or rejected.")
+    status: ReservationStatusName
     lines: list[LineOut]
     allocations: list[AllocationOut]
     shortfalls: list[ShortfallOut]
@@ -203,6 +203,7 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
     @router.post(
         "/v1/warehouses",
         status_code=status.HTTP_201_CREATED,
+        summary="Create a warehouse",
         response_model=WarehouseOut,
         responses=problem_responses(400, 409, 422),
         tags=["inventory"],
@@ -222,13 +223,16 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
             created_at=warehouse.created_at,
         )
 
-    @router.get("/v1/warehouses", response_model=list[WarehouseOut], tags=["inventory"])
+    @router.get(
+        "/v1/warehouses", response_model=list[WarehouseOut], summary="List warehouses", tags=["inventory"]
+    )
     async def list_warehouses() -> list[WarehouseOut]:
         """Every warehouse, in allocation order (priority, then code)."""
         return [WarehouseOut(**asdict(w)) for w in await queries.warehouses()]
 
     @router.post(
         "/v1/inventory/adjustments",
+        summary="Adjust stock",
         status_code=status.HTTP_201_CREATED,
         response_model=AdjustmentOut,
         responses=problem_responses(400, 409, 422),
@@ -268,6 +272,7 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
 
     @router.get(
         "/v1/inventory/{sku}",
+        summary="Stock of a SKU",
         response_model=StockOut,
         responses=problem_responses(404, 422),
         tags=["inventory"],
@@ -287,6 +292,7 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
 
     @router.get(
         "/v1/inventory/{sku}/movements",
+        summary="Movement history of a SKU",
         response_model=MovementPageOut,
         responses=problem_responses(404, 422),
         tags=["inventory"],
@@ -307,6 +313,7 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
 
     @router.post(
         "/v1/reservations",
+        summary="Reserve stock",
         status_code=status.HTTP_201_CREATED,
         response_model=ReservationOut,
         responses=problem_responses(400, 409, 422),
@@ -346,6 +353,7 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
 
     @router.get(
         "/v1/reservations/{reference}",
+        summary="Get a reservation",
         response_model=ReservationOut,
         responses=problem_responses(404, 422),
         tags=["reservations"],
@@ -359,6 +367,7 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
 
     @router.post(
         "/v1/reservations/{reference}/confirm",
+        summary="Confirm a reservation",
         response_model=ReservationOut,
         responses=problem_responses(404, 409, 422),
         tags=["reservations"],
@@ -374,6 +383,7 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
 
     @router.post(
         "/v1/reservations/{reference}/release",
+        summary="Release a reservation",
         response_model=ReservationOut,
         responses=problem_responses(404, 409, 422),
         tags=["reservations"],
