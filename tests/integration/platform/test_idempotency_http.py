@@ -172,6 +172,7 @@ class TestFailures:
         replay = await client.post("/flaky", headers={"Idempotency-Key": "k-503"})
 
         assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "1", "the live answer keeps the endpoint's headers"
         assert retry.status_code == 201
         assert replay.headers["idempotent-replayed"] == "true"
         assert await executions(engine, "flaky") == 2

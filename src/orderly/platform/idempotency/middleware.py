@@ -155,17 +155,23 @@ class IdempotencyMiddleware:
         lease = _LeaseKeeper(self.store, claim, self.config)
         response = _ResponseBuffer()
 
-        async def finish(answer: StoredResponse) -> None:
+        async def finish(answer: StoredResponse, live_headers: list[tuple[bytes, bytes]] | None = None) -> None:
             lease.stop()
             executed = not record.rejected_before_execution and _routed(scope)
             await self._record(claim, answer, executed=executed)
-            await _send_stored(send, answer, replayed=False)
+            if live_headers is None:
+                await _send_stored(send, answer, replayed=False)
+                return
+            # The live answer keeps every header the endpoint set (Retry-After,
+            # WWW-Authenticate...); replays carry the stored subset.
+            await send({"type": "http.response.start", "status": answer.status, "headers": live_headers})
+            await send({"type": "http.response.body", "body": answer.body, "more_body": False})
 
         async def buffered_send(message: Message) -> None:
             if response.done:
                 await send(message)
             elif response.take(message):
-                await finish(response.stored())
+                await finish(response.stored(), response.headers)
 
         lease.start()
         try:
