@@ -7,6 +7,7 @@ from sqlalchemy import MetaData, Table
 from orderly.modules.catalog.module import CatalogModule
 from orderly.modules.identity.module import IdentityModule
 from orderly.modules.inventory.module import InventoryModule
+from orderly.modules.ordering.module import OrderingModule
 from orderly.modules.payments.module import PaymentsModule
 from orderly.platform.modules import ModuleClass
 
@@ -16,6 +17,8 @@ MODULES: dict[str, ModuleClass] = {
     CatalogModule.name: CatalogModule,
     InventoryModule.name: InventoryModule,
     PaymentsModule.name: PaymentsModule,
+    # After catalog, inventory, payments (and cart): checkout calls their facades.
+    OrderingModule.name: OrderingModule,
 }
 
 

@@ -56,11 +56,16 @@ def check(database_url: str) -> None:
 
 def make_migration(database_url: str, *, module: str, message: str, rev_id: str) -> None:
     """Autogenerate the next migration of one module, looking at its schema only."""
+    versions = module_versions_dir(module)
+    first = not any(versions.glob("*.py"))
+    versions.mkdir(parents=True, exist_ok=True)
     command.revision(
         alembic_config(database_url, only_schema=module),
         message=message,
         autogenerate=True,
-        head=f"{module}@head",
-        version_path=str(module_versions_dir(module)),
+        # A module's first revision starts its own branch, labelled with its name.
+        head="base" if first else f"{module}@head",
+        branch_label=module if first else None,
+        version_path=str(versions),
         rev_id=rev_id,
     )
