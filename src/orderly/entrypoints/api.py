@@ -13,6 +13,8 @@ from orderly.platform.http.health import health_router
 from orderly.platform.http.middleware import RequestContextMiddleware
 from orderly.platform.http.problems import install_problem_handlers
 from orderly.platform.idempotency import install_idempotency, principal_scope
+from orderly.platform.observability.exposition import metrics_router, watch_pool
+from orderly.platform.observability.http import HttpObservabilityMiddleware
 
 DESCRIPTION = """
 Orderly is a headless commerce backend. Errors are RFC 9457 problem documents
@@ -54,6 +56,12 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
     # FastAPI's limiter sits outside every user middleware and would answer 413
     # as plain text without the request id.
     app.add_middleware(RequestContextMiddleware, max_body_bytes=container.settings.max_body_bytes)
+    # Outermost: the request-id middleware's log line and last-resort 500 are
+    # inside the request's span and counted (docs/observability.md).
+    app.add_middleware(HttpObservabilityMiddleware, routes=app.router.routes)
+    if container.settings.metrics_on_api:
+        app.include_router(metrics_router())
+    watch_pool(container.engine)
 
     async def check_broker() -> None:
         await container.bus.check()

@@ -7,13 +7,16 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import structlog
 
 from orderly.platform.logging import configure_logging
 from orderly.platform.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from orderly.entrypoints.bootstrap import Container
 
 log = structlog.get_logger(module="cli")
 
@@ -78,6 +81,7 @@ def serve(host: str, port: int, modules: str | None, background: bool | None) ->
     container = build_container(settings, database_url=url, module_names=_modules(modules))
     run_background = container.in_process_bus if background is None else background
     app = create_app(container, run_background=run_background)
+    _start_observability(settings, role="api", container=container)
     log.info("serving", host=host, port=port, background=run_background)
     _exit_cleanly_on_sigterm()
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
@@ -177,6 +181,7 @@ def relay(modules: str | None) -> None:
     container = build_container(
         settings, database_url=_database_url(settings), module_names=_modules(modules)
     )
+    _start_observability(settings, role="relay", container=container)
 
     async def run(stop: asyncio.Event) -> None:
         await container.start()
@@ -202,6 +207,7 @@ def worker(modules: str | None) -> None:
     container = build_container(
         settings, database_url=_database_url(settings), module_names=_modules(modules)
     )
+    _start_observability(settings, role="worker", container=container)
 
     async def run(stop: asyncio.Event) -> None:
         await container.start()
@@ -442,6 +448,18 @@ def keys_rotate(force: bool) -> None:
         click.echo(
             f"retired: {result.retired} (published until {result.retired_published_until.isoformat()})"
         )
+
+
+def _start_observability(settings: Settings, *, role: str, container: Container) -> None:
+    """Tracing if an OTLP endpoint is set; the metrics listener if a port is."""
+    from orderly.platform.observability.exposition import start_metrics_server, watch_pool
+    from orderly.platform.observability.tracing import configure_tracing
+
+    configure_tracing(settings, role=role)
+    watch_pool(container.engine)
+    if settings.metrics_port is not None:
+        start_metrics_server(host=settings.metrics_host, port=settings.metrics_port)
+        log.info("metrics listening", host=settings.metrics_host, port=settings.metrics_port)
 
 
 def _exit_cleanly_on_sigterm() -> None:

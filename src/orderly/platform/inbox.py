@@ -15,6 +15,7 @@ from structlog.contextvars import bind_contextvars, unbind_contextvars
 from orderly.platform import context
 from orderly.platform.events import Message
 from orderly.platform.messaging.port import Handler
+from orderly.platform.observability.messaging import record_duplicate
 from orderly.platform.uow import SqlUnitOfWork
 
 U = TypeVar("U", bound=SqlUnitOfWork)
@@ -57,6 +58,7 @@ def idempotent_consumer(
         try:
             async with uow_factory() as uow:
                 if not await uow.claim_message(consumer, message.message_id):
+                    record_duplicate(consumer)
                     return
                 await apply(message, uow)
                 await uow.commit()

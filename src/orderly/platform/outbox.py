@@ -68,6 +68,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from orderly.platform.db import XID8
 from orderly.platform.events import IntegrationEvent, Message, to_payload
 from orderly.platform.messaging.port import MessageBus
+from orderly.platform.observability.metrics import OUTBOX_RELAY_ERRORS
+from orderly.platform.observability.relay import OutboxBacklog, publishing
 
 log = structlog.get_logger(module="platform.outbox")
 
@@ -177,6 +179,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._wakeup = asyncio.Event()
+        self.backlog = OutboxBacklog(engine, self._outboxes)
 
     def wake(self) -> None:
         """Hint that rows were just committed (in-process callers)."""
@@ -211,10 +214,13 @@ class OutboxRelay:
         log.info("relay started", outboxes=[t.fullname for t in self._outboxes])
         failures = 0
         while not stop.is_set():
+            # Sampled on failing passes too: a broker outage is when the backlog matters.
+            await self.backlog.maybe_sample()
             try:
                 stats = await self.run_once()
                 failures = 0
             except Exception:
+                OUTBOX_RELAY_ERRORS.inc()
                 failures += 1
                 delay = min(30.0, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
                 log.exception("relay pass failed", retry_in_s=round(delay, 2))
@@ -273,7 +279,8 @@ class OutboxRelay:
                 )
                 for row in rows
             ]
-            await self._bus.publish(messages)
+            with publishing(outbox, partition, messages):
+                await self._bus.publish(messages)
             await self._after_publish_hook()
             await conn.execute(
                 update(outbox)

@@ -43,6 +43,36 @@ class Settings(BaseSettings):
     exchange_name: str = "orderly.events"
     queue_prefix: str = "orderly"
 
+    # Observability (docs/observability.md).
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65_535,
+        description="Serve Prometheus metrics on this port, apart from the API (serve, relay and worker)."
+        " Unset: no separate listener. 9464 is the usual choice.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the metrics listener binds (0.0.0.0 in a pod)."
+    )
+    metrics_on_api: bool = Field(
+        default=True,
+        description="Also answer GET /metrics on the API's own port. Turn off where that port is public"
+        " and scrape metrics_port instead.",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP base URL (e.g. http://otel-collector:4318) to export traces to."
+        " Unset: the standard OTEL_EXPORTER_OTLP_ENDPOINT; neither set: tracing is off.",
+    )
+    otel_service_name: str = Field(default="orderly", min_length=1)
+    otel_sample_ratio: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Share of new traces kept (parent-based: a sampled caller is always followed)."
+        " Unset: OTEL_TRACES_SAMPLER, else every trace.",
+    )
+
     # Resource-server side, used by every module: whose access tokens the API accepts.
     auth_issuer: str | None = Field(
         default=None,

@@ -18,6 +18,7 @@ import structlog
 
 from orderly.platform.events import Message
 from orderly.platform.messaging.port import PoisonMessage, Subscription
+from orderly.platform.observability.messaging import handle_observed, record_dead_letter
 
 log = structlog.get_logger(module="platform.messaging")
 
@@ -62,7 +63,7 @@ class InProcessBus:
     async def _deliver(self, subscription: Subscription, message: Message) -> None:
         for attempt in range(1, self._delivery_limit + 1):
             try:
-                await subscription.handler(message)
+                await handle_observed(subscription, message, system="inprocess")
                 return
             except PoisonMessage as exc:
                 self._dead_letter(subscription, message, exc)
@@ -89,3 +90,4 @@ class InProcessBus:
             error=repr(exc),
         )
         self.dead_letters.append(DeadLetter(subscription.consumer, message, repr(exc)))
+        record_dead_letter(subscription.consumer)

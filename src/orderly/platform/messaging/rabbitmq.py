@@ -48,6 +48,7 @@ from aio_pika.abc import (
 
 from orderly.platform.events import Message
 from orderly.platform.messaging.port import PoisonMessage, Subscription
+from orderly.platform.observability.messaging import handle_observed, record_dead_letter
 
 log = structlog.get_logger(module="platform.messaging")
 
@@ -203,12 +204,13 @@ class RabbitMQBus:
             message = _decode(incoming)
         except Exception:
             log.error("undecodable message dead-lettered", consumer=subscription.consumer)
+            record_dead_letter(subscription.consumer)
             await incoming.reject(requeue=False)
             return
         attempt = _previous_deliveries(incoming) + 1
         while True:
             try:
-                await subscription.handler(message)
+                await handle_observed(subscription, message, system="rabbitmq")
             except PoisonMessage as exc:
                 await self._dead_letter(subscription, incoming, message, exc, attempts=attempt)
                 return
@@ -249,6 +251,7 @@ class RabbitMQBus:
             attempts=attempts,
             error=repr(exc),
         )
+        record_dead_letter(subscription.consumer)
         await incoming.reject(requeue=False)
 
     def _require_channel(self) -> AbstractChannel:

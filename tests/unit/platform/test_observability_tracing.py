@@ -1,0 +1,82 @@
+"""Tracing is configured only by an OTLP endpoint, and then with the right resource and sampler."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.sdk.trace.sampling import ParentBased
+
+from orderly.platform.observability.tracing import build_tracer_provider, otlp_traces_endpoint
+from orderly.platform.settings import Settings
+
+
+class TestEndpoint:
+    def test_no_endpoint_anywhere_means_no_tracing(self) -> None:
+        assert otlp_traces_endpoint(Settings(), environ={}) is None
+
+    def test_orderly_setting_is_a_base_url_the_traces_path_is_added_to(self) -> None:
+        settings = Settings(otel_exporter_otlp_endpoint="http://collector:4318/")
+
+        assert otlp_traces_endpoint(settings, environ={}) == "http://collector:4318/v1/traces"
+
+    def test_orderly_setting_wins_over_the_standard_variable(self) -> None:
+        settings = Settings(otel_exporter_otlp_endpoint="http://ours:4318")
+        environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://theirs:4318"}
+
+        assert otlp_traces_endpoint(settings, environ=environ) == "http://ours:4318/v1/traces"
+
+    def test_standard_base_variable_is_honoured(self) -> None:
+        environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+
+        assert otlp_traces_endpoint(Settings(), environ=environ) == "http://collector:4318/v1/traces"
+
+    def test_standard_traces_variable_is_a_full_url_used_as_it_is(self) -> None:
+        environ = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://collector/custom/path"}
+
+        assert otlp_traces_endpoint(Settings(), environ=environ) == "https://collector/custom/path"
+
+    def test_a_base_url_already_ending_in_the_traces_path_is_not_doubled(self) -> None:
+        settings = Settings(otel_exporter_otlp_endpoint="http://collector:4318/v1/traces")
+
+        assert otlp_traces_endpoint(settings, environ={}) == "http://collector:4318/v1/traces"
+
+
+class TestProvider:
+    @pytest.fixture(autouse=True)
+    def _no_standard_variables(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for name in (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_SERVICE_NAME",
+        ):
+            monkeypatch.delenv(name, raising=False)
+
+    def test_without_an_endpoint_no_provider_is_built(self) -> None:
+        assert build_tracer_provider(Settings(), role="api") is None
+
+    def test_provider_names_the_service_and_the_role(self) -> None:
+        settings = Settings(
+            otel_exporter_otlp_endpoint="http://127.0.0.1:1", otel_service_name="shop", env="test"
+        )
+
+        provider = build_tracer_provider(settings, role="worker")
+
+        assert provider is not None
+        try:
+            attributes = provider.resource.attributes
+            assert attributes["service.name"] == "shop"
+            assert attributes["orderly.role"] == "worker"
+            assert attributes["deployment.environment.name"] == "test"
+        finally:
+            provider.shutdown()
+
+    def test_sample_ratio_keeps_following_a_sampled_caller(self) -> None:
+        settings = Settings(otel_exporter_otlp_endpoint="http://127.0.0.1:1", otel_sample_ratio=0.1)
+
+        provider = build_tracer_provider(settings, role="api")
+
+        assert provider is not None
+        try:
+            assert isinstance(provider.sampler, ParentBased)
+            assert "0.1" in provider.sampler.get_description()
+        finally:
+            provider.shutdown()
