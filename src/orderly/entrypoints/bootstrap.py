@@ -41,7 +41,7 @@ class Container:
         return OutboxRelay(
             self.engine,
             self.bus,
-            [module.outbox for module in self.modules],
+            [module.outbox for module in self.modules if module.outbox is not None],
             batch_size=self.settings.relay_batch_size,
             poll_interval_s=self.settings.relay_poll_interval_s,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData, Table
 
+from orderly.modules.cart.module import CartModule
 from orderly.modules.catalog.module import CatalogModule
 from orderly.modules.identity.module import IdentityModule
 from orderly.modules.inventory.module import InventoryModule
@@ -16,6 +17,7 @@ MODULES: dict[str, ModuleClass] = {
     IdentityModule.name: IdentityModule,
     CatalogModule.name: CatalogModule,
     InventoryModule.name: InventoryModule,
+    CartModule.name: CartModule,
     PaymentsModule.name: PaymentsModule,
     # After catalog, inventory, payments (and cart): checkout calls their facades.
     OrderingModule.name: OrderingModule,
@@ -27,7 +29,7 @@ def all_metadata() -> list[MetaData]:
 
 
 def all_outboxes() -> list[Table]:
-    return [module.outbox for module in MODULES.values()]
+    return [module.outbox for module in MODULES.values() if module.outbox is not None]
 
 
 def resolve(names: list[str] | None) -> list[ModuleClass]:

@@ -37,7 +37,9 @@ class Module(Protocol):
     def name(self) -> str: ...
 
     @property
-    def outbox(self) -> Table: ...
+    def outbox(self) -> Table | None:
+        """The module's outbox table; None for a module that publishes no integration events."""
+        ...
 
     def facade(self) -> object | None: ...
 
@@ -59,7 +61,12 @@ class ModuleClass(Protocol):
 
     name: str
     metadata: MetaData
-    outbox: Table
+
+    @property
+    def outbox(self) -> Table | None:
+        """None: the module publishes no integration events, so there is no outbox to relay."""
+        ...
+
     # (consumer name, event types) pairs, known without building the module,
     # so every process can declare the whole broker topology.
     consumes: Sequence[tuple[str, tuple[str, ...]]]

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orderly.shared_kernel.money import is_currency
+
 
 class Settings(BaseSettings):
     """Every knob Orderly reads. Unset URLs select the embedded default."""
@@ -177,6 +179,23 @@ class Settings(BaseSettings):
     payment_sim_charge_then_error_rate: float = Field(default=0.0, ge=0, le=1)
     payment_sim_seed: int | None = None
 
+    # Cart: carts are documents in Redis (see docs/cart/data-model.md).
+    cart_ttl_s: int = Field(
+        default=30 * 86_400,
+        ge=60,
+        le=365 * 86_400,
+        description="A cart not used (read or changed) this long is deleted by Redis.",
+    )
+    cart_default_currency: str = Field(
+        default="EUR", description="ISO 4217 currency of a new cart when the shopper names none."
+    )
+    cart_retry_after_s: int = Field(
+        default=2,
+        ge=1,
+        le=300,
+        description="Retry-After of the cart's 503 answers while Redis cannot be reached.",
+    )
+
     # Ordering: checkout pricing and the checkout saga (see docs/ordering/README.md).
     ordering_unpaid_order_ttl_s: float = Field(
         default=900,
@@ -236,6 +255,13 @@ class Settings(BaseSettings):
     def _redis_only(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("cart_default_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if not is_currency(value):
+            raise ValueError("must be an ISO 4217 currency code such as EUR")
         return value
 
     @field_validator("broker_url")

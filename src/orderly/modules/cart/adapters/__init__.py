@@ -1,0 +1,1 @@
+"""The cart's adapters: the Redis store, the HTTP router, the facade."""

@@ -1,0 +1,1 @@
+"""Use cases of the cart: open, change, show and merge carts."""
