@@ -6,9 +6,9 @@ API replicas count exactly.
 
 If Redis is unreachable the limiter fails open (sign-in keeps working,
 unthrottled) and says so in the log: losing Redis degrades protection, never
-availability (DESIGN.md). It also fails open *fast*: each call has a small time
-budget, and after a failure Redis is left alone for a few seconds instead of
-every sign-in paying the client's connect timeouts and retries again.
+availability (DESIGN.md). It also fails open *fast*: each Redis call has a small
+time budget, and after a failure Redis is left alone for a few seconds instead
+of every sign-in paying the client's connect timeouts and retries again.
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ class RedisAttemptLimiter:
         redis: aioredis.Redis,
         *,
         prefix: str = "orderly:identity:",
-        budget_s: float = 0.5,
+        budget_s: float = 1.0,
         pause_after_failure_s: float = 5.0,
+        max_concurrent: int = 32,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._redis = redis
@@ -54,6 +55,9 @@ class RedisAttemptLimiter:
         self._pause_s = pause_after_failure_s
         self._clock = clock
         self._paused_until = 0.0
+        # The Redis client's pool is shared with carts, caches and other limits;
+        # a burst of sign-ins waits here rather than exhausting it.
+        self._slots = asyncio.Semaphore(max_concurrent)
         self._increment: Any = redis.register_script(_INCREMENT)
 
     async def retry_after(self, limits: Sequence[Limit]) -> int | None:
@@ -88,19 +92,23 @@ class RedisAttemptLimiter:
         await self._call("clear", remove)
 
     async def _call(self, operation: str, action: Callable[[], Awaitable[T]]) -> T | None:
-        if self._clock() < self._paused_until:
-            return None
-        try:
-            return await asyncio.wait_for(action(), timeout=self._budget_s)
-        except _FAILURES as exc:
-            self._paused_until = self._clock() + self._pause_s
-            log.warning(
-                "rate limiter unavailable; failing open",
-                operation=operation,
-                error=type(exc).__name__,
-                pause_s=self._pause_s,
-            )
-            return None
+        # Waiting for a slot is back-pressure, not a Redis fault: only the Redis
+        # call itself is timed, so a flood of sign-ins cannot make a healthy
+        # Redis look down and switch the limiter off.
+        async with self._slots:
+            if self._clock() < self._paused_until:
+                return None
+            try:
+                return await asyncio.wait_for(action(), timeout=self._budget_s)
+            except _FAILURES as exc:
+                self._paused_until = self._clock() + self._pause_s
+                log.warning(
+                    "rate limiter unavailable; failing open",
+                    operation=operation,
+                    error=type(exc).__name__,
+                    pause_s=self._pause_s,
+                )
+                return None
 
     def _key(self, limit: Limit) -> str:
         return self._prefix + limit.key
