@@ -3,6 +3,8 @@ serialised with orjson: the read path's hottest code, and the bytes the cache ke
 
 from __future__ import annotations
 
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -14,11 +16,18 @@ from orderly.modules.catalog.application.queries import (
     ProductView,
     VariantView,
 )
-from orderly.shared_kernel.money import Money
+from orderly.shared_kernel.money import minor_units
+
+
+@lru_cache(maxsize=256)
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
 
 
 def _money(price: PriceView) -> dict[str, str]:
-    return {"amount": str(Money(price.amount, price.currency).quantized()), "currency": price.currency}
+    # Stored amounts were validated on the way in; here they only get exactly the
+    # currency's decimals ("12.5000" EUR -> "12.50"), without building a Money.
+    return {"amount": str(price.amount.quantize(_quantum(price.currency))), "currency": price.currency}
 
 
 def _variant(view: VariantView, *, staff: bool) -> dict[str, Any]:
