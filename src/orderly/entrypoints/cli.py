@@ -17,6 +17,7 @@ from orderly.platform.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from orderly.entrypoints.bootstrap import Container
+    from orderly.platform.observability.exposition import MetricsServer
 
 log = structlog.get_logger(module="cli")
 
@@ -81,7 +82,7 @@ def serve(host: str, port: int, modules: str | None, background: bool | None) ->
     container = build_container(settings, database_url=url, module_names=_modules(modules))
     run_background = container.in_process_bus if background is None else background
     app = create_app(container, run_background=run_background)
-    _start_observability(settings, role="api", container=container)
+    start_observability(settings, role="api", container=container)
     log.info("serving", host=host, port=port, background=run_background)
     _exit_cleanly_on_sigterm()
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
@@ -181,7 +182,7 @@ def relay(modules: str | None) -> None:
     container = build_container(
         settings, database_url=_database_url(settings), module_names=_modules(modules)
     )
-    _start_observability(settings, role="relay", container=container)
+    start_observability(settings, role="relay", container=container)
 
     async def run(stop: asyncio.Event) -> None:
         await container.start()
@@ -207,7 +208,7 @@ def worker(modules: str | None) -> None:
     container = build_container(
         settings, database_url=_database_url(settings), module_names=_modules(modules)
     )
-    _start_observability(settings, role="worker", container=container)
+    start_observability(settings, role="worker", container=container)
 
     async def run(stop: asyncio.Event) -> None:
         await container.start()
@@ -450,16 +451,18 @@ def keys_rotate(force: bool) -> None:
         )
 
 
-def _start_observability(settings: Settings, *, role: str, container: Container) -> None:
-    """Tracing if an OTLP endpoint is set; the metrics listener if a port is."""
+def start_observability(settings: Settings, *, role: str, container: Container) -> MetricsServer | None:
+    """Tracing if an OTLP endpoint is set; the metrics listener (returned) if a port is."""
     from orderly.platform.observability.exposition import start_metrics_server, watch_pool
     from orderly.platform.observability.tracing import configure_tracing
 
     configure_tracing(settings, role=role)
     watch_pool(container.engine)
-    if settings.metrics_port is not None:
-        start_metrics_server(host=settings.metrics_host, port=settings.metrics_port)
-        log.info("metrics listening", host=settings.metrics_host, port=settings.metrics_port)
+    if settings.metrics_port is None:
+        return None
+    server = start_metrics_server(host=settings.metrics_host, port=settings.metrics_port)
+    log.info("metrics listening", host=settings.metrics_host, port=server.port)
+    return server
 
 
 def _exit_cleanly_on_sigterm() -> None:

@@ -194,9 +194,12 @@ class TestRelayBatches:
     async def test_batch_span_links_to_the_trace_of_each_message_without_adopting_them(self) -> None:
         other = "00-" + "1" * 32 + "-" + "2" * 16 + "-01"
         messages = [message(traceparent=CALLER_TRACEPARENT), message(traceparent=other), message()]
-        with capturing_spans() as spans:
-            with pytest.raises(ConnectionError), publishing(outbox_of("shop"), 5, messages):
-                raise ConnectionError("broker gone")
+        with (
+            capturing_spans() as spans,
+            pytest.raises(ConnectionError),
+            publishing(outbox_of("shop"), 5, messages),
+        ):
+            raise ConnectionError("broker gone")
 
         [span] = spans.all()
         assert span.kind is trace.SpanKind.PRODUCER

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from opentelemetry.sdk.trace.sampling import ParentBased
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from orderly.platform.observability.tracing import build_tracer_provider, otlp_traces_endpoint
 from orderly.platform.settings import Settings
+from tests.support.observability import CALLER_TRACEPARENT
 
 
 class TestEndpoint:
@@ -69,14 +70,16 @@ class TestProvider:
         finally:
             provider.shutdown()
 
-    def test_sample_ratio_keeps_following_a_sampled_caller(self) -> None:
-        settings = Settings(otel_exporter_otlp_endpoint="http://127.0.0.1:1", otel_sample_ratio=0.1)
+    def test_sample_ratio_drops_new_traces_but_follows_a_sampled_caller(self) -> None:
+        settings = Settings(otel_exporter_otlp_endpoint="http://127.0.0.1:1", otel_sample_ratio=0.0)
 
         provider = build_tracer_provider(settings, role="api")
 
         assert provider is not None
         try:
-            assert isinstance(provider.sampler, ParentBased)
-            assert "0.1" in provider.sampler.get_description()
+            tracer = provider.get_tracer("test")
+            caller = TraceContextTextMapPropagator().extract({"traceparent": CALLER_TRACEPARENT})
+            assert not tracer.start_span("new trace").is_recording()
+            assert tracer.start_span("caller's trace", context=caller).is_recording()
         finally:
             provider.shutdown()
