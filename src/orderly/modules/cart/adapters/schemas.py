@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 from orderly.modules.cart.application.handlers import MergeOutcome
 from orderly.modules.cart.domain.cart import CART_ID_PATTERN, MAX_QUANTITY, SKU_PATTERN
 from orderly.modules.cart.domain.merge import AdjustmentReason, MergeAdjustment
 from orderly.modules.cart.domain.pricing import LineStatus, PricedCart, PricedLine
-from orderly.shared_kernel.money import Money
+from orderly.shared_kernel.money import Money, is_currency
 
 CartId = Annotated[str, StringConstraints(pattern=CART_ID_PATTERN)]
 Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
@@ -28,6 +28,13 @@ class NewCartIn(BaseModel):
         "customer's existing cart's currency.",
         examples=["EUR"],
     )
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, value: str | None) -> str | None:
+        if value is not None and not is_currency(value):
+            raise ValueError("not an ISO 4217 currency code")
+        return value
 
 
 class LineQuantityIn(BaseModel):
