@@ -1,0 +1,1 @@
+"""Ordering adapters: tables, repository, queries, HTTP, consumers, sweep."""
