@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -64,3 +65,23 @@ class TestUnreachable:
         with pytest.raises(CartUnavailable):
             await store.read("A" * 32, by=ANONYMOUS)
         assert len(attempts) == 1
+
+
+class TestPoolExhausted:
+    async def test_a_busy_connection_pool_refuses_only_the_overflow_and_trips_nothing(
+        self, redis_url: str, namespace: str
+    ) -> None:
+        tight = aioredis.from_url(redis_url, max_connections=2)
+        try:
+            store = RedisCartStore(tight, ttl_s=60, namespace=namespace, cooldown_s=60)
+            cart = await store.create_guest_cart(currency="EUR")
+            outcomes = await asyncio.gather(
+                *(store.read(cart.id, by=ANONYMOUS) for _ in range(20)), return_exceptions=True
+            )
+            busy = [o for o in outcomes if isinstance(o, CartUnavailable)]
+            assert busy, "the pool of two never ran out"
+            assert all("busy" in o.message for o in busy)
+            # Redis was never down: the next call goes through at once.
+            assert await store.read(cart.id, by=ANONYMOUS) is not None
+        finally:
+            await tight.aclose()

@@ -20,7 +20,13 @@ import orjson
 import redis.asyncio as aioredis
 import structlog
 from redis.commands.core import AsyncScript
-from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError, ResponseError
+from redis.exceptions import (
+    MaxConnectionsError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+)
 
 from orderly.modules.cart.adapters import scripts
 from orderly.modules.cart.api import CartNotFound, CartUnavailable
@@ -232,6 +238,11 @@ class RedisCartStore:
             raise CartUnavailable("the cart store is unavailable; try again shortly")
         try:
             return await call()
+        except MaxConnectionsError as exc:
+            # This process has every pooled connection busy: Redis itself is
+            # fine, so the next request should try it rather than wait out a
+            # cool-down.
+            raise CartUnavailable("the cart store is busy; try again shortly") from exc
         except ResponseError as exc:
             if not isinstance(exc, _UNAVAILABLE_REPLIES):
                 raise  # a broken script is a bug to see, not an outage to wait out
