@@ -9,7 +9,6 @@ from orderly.modules.catalog.module import CatalogModule
 from orderly.modules.identity.module import IdentityModule
 from orderly.modules.inventory.module import InventoryModule
 from orderly.modules.ordering.module import OrderingModule
-from orderly.modules.ordering.module import OrderingModule
 from orderly.modules.payments.module import PaymentsModule
 from orderly.platform.modules import ModuleClass
 
