@@ -80,6 +80,20 @@ class TestKeysAtRest:
         with pytest.raises(KeyStoreError, match="does not open"):
             await _store(engine, _kek()).sign(_claims())
 
+    async def test_a_sealed_key_moved_onto_another_row_does_not_open(self, engine: AsyncEngine) -> None:
+        kek = _kek()
+        await _store(engine, kek).ensure_keys()
+        async with engine.begin() as conn:
+            rows = {r.status: r for r in (await conn.execute(select(signing_keys))).all()}
+            # Put the next key's sealed private key on the active key's row.
+            await conn.execute(
+                update(signing_keys)
+                .where(signing_keys.c.status == "active")
+                .values(private_key=rows["next"].private_key)
+            )
+        with pytest.raises(KeyStoreError, match="does not open"):
+            await _store(engine, kek).sign(_claims())
+
     async def test_without_a_key_encryption_key_keys_are_stored_plain_and_marked_so(
         self, engine: AsyncEngine
     ) -> None:
