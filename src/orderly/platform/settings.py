@@ -99,10 +99,16 @@ class Settings(BaseSettings):
     )
     auth_leeway_s: int = Field(default=30, ge=0, le=300, description="Clock skew tolerated on exp/nbf/iat.")
     auth_jwks_cache_s: float = Field(
-        default=300, gt=0, le=86_400, description="How long a fetched JWKS is trusted before it is fetched again."
+        default=300,
+        gt=0,
+        le=86_400,
+        description="How long a fetched JWKS is trusted before it is fetched again.",
     )
     auth_jwks_refetch_interval_s: float = Field(
-        default=10, ge=0, le=3600, description="At most one refetch per this interval when a token names an unknown kid."
+        default=10,
+        ge=0,
+        le=3600,
+        description="At most one refetch per this interval when a token names an unknown kid.",
     )
     auth_max_token_bytes: int = Field(default=8192, ge=1024, le=65_536)
 
@@ -114,7 +120,9 @@ class Settings(BaseSettings):
     identity_access_token_ttl_s: int = Field(default=600, ge=60, le=3600)
     identity_refresh_token_idle_ttl_s: int = Field(default=1_209_600, ge=300)
     identity_refresh_token_max_ttl_s: int = Field(
-        default=2_592_000, ge=300, description="Absolute lifetime of a refresh-token family, however often rotated."
+        default=2_592_000,
+        ge=300,
+        description="Absolute lifetime of a refresh-token family, however often rotated.",
     )
     identity_code_ttl_s: int = Field(default=300, ge=30, le=600)
     identity_key_encryption_key: SecretStr | None = Field(
