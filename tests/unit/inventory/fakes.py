@@ -103,9 +103,10 @@ class _Stock:
 
     async def save(self, stocks: Iterable[SkuStock]) -> None:
         for stock in stocks:
-            for level in stock.touched_levels():
+            changes = stock.take_changes()
+            for level in changes.levels:
                 self._uow.staged_levels[(stock.sku, level.warehouse)] = level
-            self._uow.staged_movements.extend(stock.collect_movements())
+            self._uow.staged_movements.extend(changes.movements)
 
 
 class _Reservations:

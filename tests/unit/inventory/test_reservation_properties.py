@@ -50,7 +50,7 @@ class StockMachine(RuleBasedStateMachine):
     def _settle(self) -> None:
         """What committing does: keep the movements and the events, then move the clock on."""
         for stock in self.stocks.values():
-            self.movements.extend(stock.collect_movements())
+            self.movements.extend(stock.take_changes().movements)
             for event in stock.collect_events():
                 assert isinstance(event, StockLevelChanged)
                 self.last_event[event.sku] = event

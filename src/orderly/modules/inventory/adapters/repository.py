@@ -161,10 +161,8 @@ class SqlStockRepository:
         return LockedStock(as_of=as_of, stocks=stocks)
 
     async def save(self, stocks: Iterable[SkuStock]) -> None:
-        changed = [s for s in stocks if s.touched_levels()]
-        if not changed:
-            return
-        created = [(s, level) for s in changed for level in s.created_levels()]
+        changes = [(stock, stock.take_changes()) for stock in stocks]
+        created = [(stock, level) for stock, change in changes for level in change.created]
         if created:
             await self._connection.execute(
                 insert(stock_levels),
@@ -179,13 +177,17 @@ class SqlStockRepository:
                     for stock, level in created
                 ],
             )
-        movements = [m for s in changed for m in s.collect_movements()]
+        movements = [m for _, change in changes for m in change.movements]
+        if not movements:
+            return
         deltas: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         for m in movements:
             deltas[(m.sku, m.warehouse)][0] += m.on_hand_delta
             deltas[(m.sku, m.warehouse)][1] += m.reserved_delta
         expected = {
-            (s.sku, lv.warehouse): (lv.on_hand, lv.reserved) for s in changed for lv in s.touched_levels()
+            (stock.sku, level.warehouse): (level.on_hand, level.reserved)
+            for stock, change in changes
+            for level in change.levels
         }
         applied = await self._apply_deltas(deltas)
         if applied != expected:

@@ -107,6 +107,15 @@ class Movement:
     note: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StockChanges:
+    created: tuple[StockLevel, ...]
+    """Levels that did not exist when loaded (inserted before they are updated)."""
+    levels: tuple[StockLevel, ...]
+    """Every changed level, in its new state."""
+    movements: tuple[Movement, ...]
+
+
 def totals_of(levels: Iterable[StockLevel]) -> Totals:
     """Totals across warehouses; only active warehouses' stock is available to reserve."""
     on_hand = reserved = available = 0
@@ -166,7 +175,6 @@ class SkuStock(AggregateRoot):
         level = self._levels.get(warehouse.code)
         if level is None:
             level = StockLevel(warehouse=warehouse.code, priority=warehouse.priority, active=warehouse.active)
-            self._created.add(warehouse.code)
         if delta < 0 and -delta > level.unreserved:
             raise InsufficientStock(
                 sku=self.sku, warehouse=warehouse.code, unreserved=level.unreserved, requested=-delta
@@ -208,17 +216,15 @@ class SkuStock(AggregateRoot):
                 reference=reference,
             )
 
-    def created_levels(self) -> list[StockLevel]:
-        """Levels that did not exist when loaded (the repository inserts them)."""
-        return [self._levels[code] for code in sorted(self._created)]
-
-    def touched_levels(self) -> list[StockLevel]:
-        """Levels changed since loading, in their new state."""
-        return [self._levels[code] for code in sorted(self._touched)]
-
-    def collect_movements(self) -> list[Movement]:
-        movements, self._movements = self._movements, []
-        return movements
+    def take_changes(self) -> StockChanges:
+        """What changed since loading (or since the last call), for the repository to write."""
+        changes = StockChanges(
+            created=tuple(self._levels[code] for code in sorted(self._created)),
+            levels=tuple(self._levels[code] for code in sorted(self._touched)),
+            movements=tuple(self._movements),
+        )
+        self._created, self._touched, self._movements = set(), set(), []
+        return changes
 
     def collect_events(self) -> list[DomainEvent]:
         events = super().collect_events()
@@ -263,6 +269,8 @@ class SkuStock(AggregateRoot):
                 f"{kind.value} of '{self.sku}' in '{level.warehouse}' would leave "
                 f"on_hand={new.on_hand}, reserved={new.reserved}"
             )
+        if level.warehouse not in self._levels:
+            self._created.add(level.warehouse)
         self._levels[level.warehouse] = new
         self._touched.add(level.warehouse)
         self._unannounced = True
