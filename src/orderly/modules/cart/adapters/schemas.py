@@ -122,10 +122,12 @@ class MergeOut(BaseModel):
     )
 
 
-def money_out(money: Money | None) -> MoneyOut | None:
-    if money is None:
-        return None
+def money_out(money: Money) -> MoneyOut:
     return MoneyOut(amount=str(money.quantized()), currency=money.currency)
+
+
+def _optional_money(money: Money | None) -> MoneyOut | None:
+    return money_out(money) if money is not None else None
 
 
 def _line_out(line: PricedLine) -> CartLineOut:
@@ -133,9 +135,9 @@ def _line_out(line: PricedLine) -> CartLineOut:
         sku=line.sku,
         quantity=line.quantity,
         status=line.status,
-        unit_price=money_out(line.unit_price),
-        line_total=money_out(line.line_total),
-        price_seen=money_out(line.price_seen),
+        unit_price=_optional_money(line.unit_price),
+        line_total=_optional_money(line.line_total),
+        price_seen=_optional_money(line.price_seen),
         price_changed=line.price_changed,
         available=line.available,
         enough_stock=line.enough_stock,
@@ -144,8 +146,6 @@ def _line_out(line: PricedLine) -> CartLineOut:
 
 def cart_out(priced: PricedCart, *, now: datetime, ttl: timedelta) -> CartOut:
     cart = priced.cart
-    subtotal = money_out(priced.subtotal)
-    assert subtotal is not None
     return CartOut(
         id=cart.id,
         customer_id=cart.customer_id,
@@ -153,7 +153,7 @@ def cart_out(priced: PricedCart, *, now: datetime, ttl: timedelta) -> CartOut:
         version=cart.version,
         lines=[_line_out(line) for line in priced.lines],
         item_count=cart.item_count,
-        subtotal=subtotal,
+        subtotal=money_out(priced.subtotal),
         has_price_changes=priced.has_price_changes,
         has_unavailable_lines=priced.has_unavailable_lines,
         has_stock_shortfalls=priced.has_stock_shortfalls,
