@@ -6,6 +6,7 @@ from sqlalchemy import MetaData, Table
 
 from orderly.modules.cart.module import CartModule
 from orderly.modules.catalog.module import CatalogModule
+from orderly.modules.fulfilment.module import FulfilmentModule
 from orderly.modules.identity.module import IdentityModule
 from orderly.modules.inventory.module import InventoryModule
 from orderly.modules.ordering.module import OrderingModule
@@ -21,6 +22,7 @@ MODULES: dict[str, ModuleClass] = {
     PaymentsModule.name: PaymentsModule,
     # After catalog, inventory, payments (and cart): checkout calls their facades.
     OrderingModule.name: OrderingModule,
+    FulfilmentModule.name: FulfilmentModule,
 }
 
 

@@ -1,0 +1,1 @@
+"""Fulfilment adapters: tables, repository, HTTP, consumers."""

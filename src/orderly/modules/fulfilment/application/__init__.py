@@ -1,0 +1,1 @@
+"""Fulfilment use cases: follow confirmed orders, create, ship and deliver shipments."""
