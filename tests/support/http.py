@@ -7,7 +7,6 @@ same lifespan), only pointed at the test database and without a socket.
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orderly.platform.messaging.port import MessageBus, Subscription
 from orderly.platform.settings import Settings
 
-
 BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 

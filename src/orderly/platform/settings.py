@@ -27,9 +27,7 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, description="RabbitMQ URL (amqp://...). Unset: an in-process message bus."
     )
-    data_dir: Path = Field(
-        default=Path(".orderly"), description="Where the embedded default keeps its data."
-    )
+    data_dir: Path = Field(default=Path(".orderly"), description="Where the embedded default keeps its data.")
     env: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True

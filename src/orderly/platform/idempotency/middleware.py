@@ -155,7 +155,9 @@ class IdempotencyMiddleware:
         lease = _LeaseKeeper(self.store, claim, self.config)
         response = _ResponseBuffer()
 
-        async def finish(answer: StoredResponse, live_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        async def finish(
+            answer: StoredResponse, live_headers: list[tuple[bytes, bytes]] | None = None
+        ) -> None:
             lease.stop()
             executed = not record.rejected_before_execution and _routed(scope)
             await self._record(claim, answer, executed=executed)
