@@ -14,4 +14,14 @@ def create_redis(url: str | None) -> aioredis.Redis:
         # the embedded default keeps carts, cache and limits there.
         client: Any = fakeredis.FakeAsyncRedis()
         return client  # type: ignore[no-any-return]
-    return aioredis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30)
+    # A blocking pool queues a burst for a moment instead of failing at once
+    # when every connection is busy; callers would take that for an outage.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=200,
+        timeout=1.0,
+        socket_timeout=1.0,
+        socket_connect_timeout=1.0,
+        health_check_interval=30,
+    )
+    return aioredis.Redis(connection_pool=pool)
