@@ -83,3 +83,22 @@ class TestProvider:
             assert tracer.start_span("caller's trace", context=caller).is_recording()
         finally:
             provider.shutdown()
+
+    def test_standard_resource_variables_win_over_orderlys_defaults(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "shop-eu")
+        monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging,team=checkout")
+        settings = Settings(otel_exporter_otlp_endpoint="http://127.0.0.1:1", env="production")
+
+        provider = build_tracer_provider(settings, role="relay")
+
+        assert provider is not None
+        try:
+            attributes = provider.resource.attributes
+            assert attributes["service.name"] == "shop-eu"
+            assert attributes["deployment.environment.name"] == "staging"
+            assert attributes["team"] == "checkout"
+            assert attributes["orderly.role"] == "relay"
+        finally:
+            provider.shutdown()

@@ -1,7 +1,8 @@
 """OpenTelemetry tracing: off (and free) unless an OTLP endpoint is configured.
 
-Only the OpenTelemetry API is imported at start; the SDK and the OTLP
-exporter are imported when tracing is switched on. While it is off,
+Orderly sets up no SDK and imports no exporter until tracing is switched
+on (other libraries, redis-py for one, may import the SDK for themselves).
+While it is off,
 ``tracer()`` is None and the instrumented code takes a path that starts no
 span at all (not even a non-recording one). An incoming W3C ``traceparent``
 is still passed through to the messages a request writes, so a trace begun
@@ -90,13 +91,13 @@ def build_tracer_provider(settings: Settings, *, role: str) -> SdkTracerProvider
     if endpoint is None:
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.resources import OTELResourceDetector, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-    # Resource.create also reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES,
-    # which override what is set here.
+    # What is set here are defaults: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES,
+    # the standard way to name things per deployment, win over them.
     resource = Resource.create(
         {
             "service.name": settings.otel_service_name,
@@ -104,7 +105,7 @@ def build_tracer_provider(settings: Settings, *, role: str) -> SdkTracerProvider
             "deployment.environment.name": settings.env,
             "orderly.role": role,
         }
-    )
+    ).merge(OTELResourceDetector().detect())
     sampler = (
         ParentBased(TraceIdRatioBased(settings.otel_sample_ratio))
         if settings.otel_sample_ratio is not None
