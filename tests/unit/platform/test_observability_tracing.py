@@ -48,6 +48,7 @@ class TestProvider:
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
             "OTEL_SERVICE_NAME",
+            "OTEL_RESOURCE_ATTRIBUTES",
         ):
             monkeypatch.delenv(name, raising=False)
 
