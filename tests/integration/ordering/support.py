@@ -223,15 +223,18 @@ async def shop(
     engine: AsyncEngine,
     *,
     run_background: bool = True,
+    fake_carts: bool = True,
     **overrides: Any,
 ) -> AsyncIterator[Shop]:
+    """The app on ``settings`` (plus ``overrides``). ``fake_carts=False`` keeps the
+    cart module's own facade (carts then go through ``/v1/carts``)."""
     apps: list[FastAPI] = []
     carts = InMemoryCarts()
 
     def customize(app: FastAPI) -> None:
         apps.append(app)
         for module in app.state.container.modules:
-            if isinstance(module, OrderingModule):
+            if isinstance(module, OrderingModule) and fake_carts:
                 module.use_cart(carts)
 
     test_settings = shop_settings(settings, **overrides)

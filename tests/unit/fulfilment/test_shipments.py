@@ -68,6 +68,16 @@ class TestCreatingShipments:
         with pytest.raises(OrderNotShippable):
             o.create_shipment(None, now=NOW)
 
+    def test_cancelling_the_order_cancels_parcels_not_yet_shipped(self) -> None:
+        o = order()
+        sent = o.create_shipment({"MUG": 1}, now=NOW)
+        o.ship(sent.id, tracking_number="TRK-1", carrier=None, now=NOW)
+        waiting = o.create_shipment(None, now=NOW)
+        o.cancel()
+        assert (sent.status, waiting.status) == (ShipmentStatus.SHIPPED, ShipmentStatus.CANCELLED)
+        with pytest.raises(IllegalShipmentTransition):
+            o.ship(waiting.id, tracking_number="TRK-2", carrier=None, now=NOW)
+
     def test_a_zero_quantity_is_refused(self) -> None:
         with pytest.raises(InvalidInput):
             order().create_shipment({"MUG": 0}, now=NOW)

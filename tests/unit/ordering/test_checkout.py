@@ -102,7 +102,7 @@ class TestCheckoutRefusesBadInput:
             ("someone else's cart", CartNotFound),
             ("archived variant", VariantUnavailable),
             ("unknown variant", VariantUnavailable),
-            ("variant not stocked", VariantUnavailable),
+            ("variant never stocked", InsufficientStock),
             ("more than the stock", InsufficientStock),
             ("country not shipped to", ShippingNotAvailable),
             ("carts unreachable", CartUnavailable),
@@ -123,7 +123,7 @@ class TestCheckoutRefusesBadInput:
             cart_id = world.carts.put([("MUG-1", 1), ("ARCHIVED-1", 1)])
         elif case == "unknown variant":
             cart_id = world.carts.put([("NOPE-1", 1)])
-        elif case == "variant not stocked":
+        elif case == "variant never stocked":
             cart_id = world.carts.put([("UNSTOCKED-1", 1)])
         elif case == "more than the stock":
             cart_id = world.carts.put([("TEE-1", 4)])

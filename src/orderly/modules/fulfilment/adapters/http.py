@@ -80,7 +80,7 @@ class LineOut(BaseModel):
 class ShipmentOut(BaseModel):
     id: uuid.UUID
     order_id: uuid.UUID
-    status: str = Field(description="pending, shipped or delivered.")
+    status: str = Field(description="pending, shipped, delivered, or cancelled (with its order).")
     lines: list[LineOut]
     carrier: str | None
     tracking_number: str | None

@@ -37,7 +37,7 @@ orders = Table(
     Column("version", Integer, nullable=False),
 )
 
-SHIPMENT_STATUSES = ("pending", "shipped", "delivered")
+SHIPMENT_STATUSES = ("pending", "shipped", "delivered", "cancelled")
 
 shipments = Table(
     "shipments",
@@ -51,7 +51,9 @@ shipments = Table(
     Column("shipped_at", DateTime(timezone=True), nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     CheckConstraint(f"status IN ({', '.join(repr(s) for s in SHIPMENT_STATUSES)})", name="status_known"),
-    CheckConstraint("status = 'pending' OR tracking_number IS NOT NULL", name="tracked_once_shipped"),
+    CheckConstraint(
+        "status IN ('pending', 'cancelled') OR tracking_number IS NOT NULL", name="tracked_once_shipped"
+    ),
 )
 
 shipment_lines = Table(

@@ -6,6 +6,7 @@ the aggregate that owns its shipments, so the rule "never ship more than was
 ordered" is checked under one lock per order. Shipments move::
 
     pending --ship(tracking)--> shipped --deliver--> delivered
+       '--(order cancelled)--> cancelled
 
 Each change publishes where the whole order stands (fully shipped, fully
 delivered), so ordering can follow without keeping shipment state.
@@ -45,6 +46,8 @@ class ShipmentStatus(StrEnum):
     PENDING = "pending"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
+    # The order was cancelled before the parcel left: it never will.
+    CANCELLED = "cancelled"
 
 
 @dataclass(slots=True)
@@ -89,10 +92,13 @@ class FulfilmentOrder(AggregateRoot):
 
     # -- derived -------------------------------------------------------------------------
 
+    def live_shipments(self) -> list[Shipment]:
+        return [s for s in self.shipments if s.status is not ShipmentStatus.CANCELLED]
+
     def allocated(self) -> Counter[str]:
-        """Quantities already in a shipment (whatever its status)."""
+        """Quantities already in a shipment that was not cancelled."""
         total: Counter[str] = Counter()
-        for shipment in self.shipments:
+        for shipment in self.live_shipments():
             total.update(shipment.lines)
         return total
 
@@ -102,13 +108,15 @@ class FulfilmentOrder(AggregateRoot):
 
     def fully_shipped(self) -> bool:
         sent: Counter[str] = Counter()
-        for shipment in self.shipments:
+        for shipment in self.live_shipments():
             if shipment.status is not ShipmentStatus.PENDING:
                 sent.update(shipment.lines)
         return all(sent[sku] >= qty for sku, qty in self.lines.items())
 
     def fully_delivered(self) -> bool:
-        return not self.remaining() and all(s.status is ShipmentStatus.DELIVERED for s in self.shipments)
+        return not self.remaining() and all(
+            s.status is ShipmentStatus.DELIVERED for s in self.live_shipments()
+        )
 
     def shipment(self, shipment_id: uuid.UUID) -> Shipment:
         found = next((s for s in self.shipments if s.id == shipment_id), None)
@@ -119,10 +127,17 @@ class FulfilmentOrder(AggregateRoot):
     # -- changes -------------------------------------------------------------------------
 
     def cancel(self) -> None:
-        """Ordering cancelled the order: no new shipments (those already made stand)."""
-        if not self.cancelled:
-            self.cancelled = True
-            self.version += 1
+        """Ordering cancelled the order: no new shipments, and parcels not yet handed to
+        a carrier are cancelled (ordering refuses a cancel once it knows of a shipment,
+        but a shipment made while the cancel was on its way is caught here)."""
+        if self.cancelled:
+            return
+        self.cancelled = True
+        self.version += 1
+        for shipment in self.shipments:
+            if shipment.status is ShipmentStatus.PENDING:
+                shipment.status = ShipmentStatus.CANCELLED
+                shipment.dirty = True
 
     def create_shipment(self, lines: Mapping[str, int] | None, *, now: datetime) -> Shipment:
         """A shipment of ``lines`` (default: everything not yet in a shipment)."""

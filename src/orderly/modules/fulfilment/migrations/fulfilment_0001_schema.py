@@ -98,11 +98,12 @@ def upgrade() -> None:
         sa.Column("shipped_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
-            "status = 'pending' OR tracking_number IS NOT NULL",
+            "status IN ('pending', 'cancelled') OR tracking_number IS NOT NULL",
             name=op.f("ck_shipments_tracked_once_shipped"),
         ),
         sa.CheckConstraint(
-            "status IN ('pending', 'shipped', 'delivered')", name=op.f("ck_shipments_status_known")
+            "status IN ('pending', 'shipped', 'delivered', 'cancelled')",
+            name=op.f("ck_shipments_status_known"),
         ),
         sa.ForeignKeyConstraint(
             ["order_id"], ["fulfilment.orders.id"], name=op.f("fk_shipments_order_id_orders")

@@ -67,12 +67,12 @@ async def place_order(command: PlaceOrder, *, deps: OrderingDeps) -> Placed:
         if not price.published:
             raise VariantUnavailable(sku, why="the product is not on sale", index=index)
     availability = await deps.inventory.availability(skus)
-    for index, sku in enumerate(skus):
+    for sku in skus:
+        # A SKU inventory has never stocked has no levels yet: none available.
         stock = availability.get(sku)
-        if stock is None:
-            raise VariantUnavailable(sku, why="not stocked", index=index)
-        if stock.available < quantities[sku]:
-            raise InsufficientStock(sku=sku, requested=quantities[sku], available=max(stock.available, 0))
+        available = max(stock.available, 0) if stock is not None else 0
+        if available < quantities[sku]:
+            raise InsufficientStock(sku=sku, requested=quantities[sku], available=available)
     totals = deps.pricing.price(
         [
             PriceableLine(sku, qty, Money(prices[sku].amount, cart.currency))
