@@ -38,7 +38,8 @@ from orderly.modules.inventory.api import (
     ReservationStatusName,
     UnknownSku,
 )
-from orderly.modules.ordering.domain.order import Order
+from orderly.modules.ordering.domain.order import Order, OrderStatus
+from orderly.modules.ordering.domain.saga import SagaStep, SagaStepDue
 from orderly.modules.payments.api import PaymentProviderUnavailable, PaymentResult, RefundResult
 from orderly.shared_kernel.domain import DomainEvent
 from orderly.shared_kernel.errors import Conflict, NotFound
@@ -351,8 +352,6 @@ class InMemoryOrders:
 
     def due_steps(self) -> list[tuple[uuid.UUID, str, int]]:
         """Saga step messages in the outbox, oldest first: (order id, step, attempt)."""
-        from orderly.modules.ordering.domain.saga import SagaStepDue
-
         return [(uuid.UUID(e.order_id), e.step, e.attempt) for e in self.outbox if isinstance(e, SagaStepDue)]
 
 
@@ -388,6 +387,15 @@ class FakeOrderRepository:
     async def save(self, order: Order) -> None:
         order.history.clear()
         self._uow.stage(order)
+
+    async def awaiting_reservation(self, skus: list[str]) -> dict[str, int]:
+        waiting: Counter[str] = Counter()
+        for order in self._uow.store.orders.values():
+            if order.status is OrderStatus.PENDING and order.saga.step is SagaStep.RESERVE_STOCK:
+                for line in order.lines:
+                    if line.sku in skus:
+                        waiting[line.sku] += line.quantity
+        return dict(waiting)
 
     async def claim_overdue(self, *, now: datetime, limit: int) -> list[Order]:
         due = sorted(

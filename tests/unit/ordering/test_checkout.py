@@ -152,6 +152,12 @@ class TestCheckoutRefusesBadInput:
             await place_order(command(world.carts.put([("MUG-1", 1), ("NOPE-1", 1)])), deps=world.deps())
         assert raised.value.details["field"] == "lines.1.sku"
 
+    async def test_units_of_orders_not_yet_reserved_count_as_taken(self, world: World) -> None:
+        await place_order(command(world.carts.put([("TEE-1", 2)])), deps=world.deps())
+        with pytest.raises(InsufficientStock) as raised:
+            await place_order(command(world.carts.put([("TEE-1", 2)])), deps=world.deps())
+        assert raised.value.details["available"] == 1
+
 
 class TestCheckoutReExecution:
     async def test_a_re_execution_of_the_same_request_returns_the_first_order(self, world: World) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -111,6 +111,19 @@ class SqlOrderRepository:
     async def get_by_checkout_reference(self, reference: str, *, for_update: bool = False) -> Order | None:
         found = await self._load([orders.c.checkout_reference == reference], for_update=for_update)
         return found[0] if found else None
+
+    async def awaiting_reservation(self, skus: list[str]) -> dict[str, int]:
+        query = (
+            select(order_lines.c.sku, func.sum(order_lines.c.quantity))
+            .join(orders, orders.c.id == order_lines.c.order_id)
+            .where(
+                orders.c.status == OrderStatus.PENDING.value,
+                orders.c.saga_step == SagaStep.RESERVE_STOCK.value,
+                order_lines.c.sku.in_(skus),
+            )
+            .group_by(order_lines.c.sku)
+        )
+        return {sku: int(quantity) for sku, quantity in await self._connection.execute(query)}
 
     async def claim_overdue(self, *, now: datetime, limit: int) -> list[Order]:
         return await self._load(

@@ -67,10 +67,15 @@ async def place_order(command: PlaceOrder, *, deps: OrderingDeps) -> Placed:
         if not price.published:
             raise VariantUnavailable(sku, why="the product is not on sale", index=index)
     availability = await deps.inventory.availability(skus)
+    async with deps.uow_factory() as uow:
+        waiting = await uow.orders.awaiting_reservation(skus)
     for sku in skus:
-        # A SKU inventory has never stocked has no levels yet: none available.
+        # A SKU inventory has never stocked has no levels yet: none available. Orders
+        # placed but not yet reserved will take their units first (in a rush, checkout
+        # intake outruns the saga): counting them turns most doomed checkouts into a
+        # 409 now instead of a rejected order later. The reservation stays the arbiter.
         stock = availability.get(sku)
-        available = max(stock.available, 0) if stock is not None else 0
+        available = max((stock.available if stock is not None else 0) - waiting.get(sku, 0), 0)
         if available < quantities[sku]:
             raise InsufficientStock(sku=sku, requested=quantities[sku], available=available)
     totals = deps.pricing.price(

@@ -32,6 +32,10 @@ class OrderRepository(Protocol):
 
     async def save(self, order: Order) -> None: ...
 
+    async def awaiting_reservation(self, skus: list[str]) -> dict[str, int]:
+        """Units of each SKU in orders placed but not yet reserved (their saga's first step)."""
+        ...
+
     async def claim_overdue(self, *, now: datetime, limit: int) -> list[Order]:
         """Orders whose saga step is past its deadline, locked; rows another sweeper holds are skipped."""
         ...
