@@ -52,7 +52,10 @@ def create_engine(settings: Settings, url: str, *, pool_size: int | None = None)
         async_url(url),
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_pool_overflow,
-        pool_pre_ping=True,
+        # No pre-ping: with asyncpg it costs a round trip per checkout. A
+        # connection found dead fails its one statement, and SQLAlchemy then
+        # invalidates the whole pool, so a database restart costs one error
+        # per process, which idempotent retries absorb.
         pool_recycle=1800,
         connect_args={
             "server_settings": {
@@ -61,6 +64,8 @@ def create_engine(settings: Settings, url: str, *, pool_size: int | None = None)
                 "application_name": "orderly",
                 # Plans on tiny numeric work are not worth compiling.
                 "jit": "off",
+                # Short OLTP queries lose more to starting parallel workers than they gain.
+                "max_parallel_workers_per_gather": "0",
             },
         },
     )

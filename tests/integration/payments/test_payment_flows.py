@@ -168,6 +168,8 @@ class TestNoAnswerFromTheProvider:
             assert held is not None
             assert held["status"] == "authorized"
 
+            # The provider answers in time again; the sweep releases the hold.
+            await h.set_faults(timeout_rate=0.0)
             await run_sweep(h)
 
             released = await h.intent(result.payment_id)
