@@ -83,6 +83,7 @@ class TestFlashSale:
             p99 = latencies[int(len(latencies) * 0.99) - 1]
             print(
                 f"\nflash sale: {ATTEMPTS} attempts / {CLIENTS} clients / {UNITS} units: "
-                f"answers {dict(answers)}, orders {by_status}; intake {intake_s:.1f} s ({ATTEMPTS / intake_s:.0f} req/s, "
+                f"answers {dict(answers)}, orders {by_status}; "
+                f"intake {intake_s:.1f} s ({ATTEMPTS / intake_s:.0f} req/s, "
                 f"p99 {p99 * 1000:.0f} ms), sagas settled {settled_s:.1f} s later"
             )
