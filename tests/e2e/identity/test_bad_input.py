@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import urlencode
 
 import httpx
 
-from tests.support.auth import AuthKit, authorize_params, new_verifier
+from tests.support.auth import AuthKit, authorize_params, form_fields, new_verifier
 from tests.support.http import assert_problem
 
 MALFORMED_AUTHORIZATION = [
@@ -188,6 +189,26 @@ class TestAuthorizeEndpointBadInput:
         assert response.status_code == 200
         assert "<script>" not in response.text
         assert "&quot;&gt;&lt;script&gt;" in response.text
+
+    async def test_a_sign_in_form_with_repeated_credentials_is_refused(
+        self, http: httpx.AsyncClient, kit: AuthKit
+    ) -> None:
+        customer = await kit.customer()
+        client = await kit.sign_in_client()
+        page = await http.get("/oauth/authorize", params=authorize_params(client, verifier=new_verifier()))
+        fields = list(form_fields(page.text).items())
+        fields += [
+            ("email", customer.email),
+            ("password", "wrong-password-123"),
+            ("password", customer.password),
+        ]
+        response = await http.post(
+            "/oauth/authorize",
+            data=urlencode(fields),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert response.status_code == 400
+        assert "location" not in response.headers
 
     async def test_sign_in_form_in_json_or_garbage_shows_an_error_page(self, http: httpx.AsyncClient) -> None:
         for kwargs in (

@@ -163,7 +163,9 @@ def build_oauth_router(
             form, repeated = await read_form(request)
         except FormError as exc:
             return _error_page(str(exc))
-        outcome = await _validate(authz, issuer, form, repeated - {"email", "password", "csrf_token"})
+        if repeated & {"email", "password", "csrf_token"}:
+            return _error_page("The sign-in form was sent with repeated fields. Reload it.")
+        outcome = await _validate(authz, issuer, form, repeated)
         if not isinstance(outcome, ValidatedAuthorization):
             return outcome
         cookie = request.cookies.get(CSRF_COOKIE, "")
