@@ -204,7 +204,7 @@ class TestAuthorizeEndpointBadInput:
         ]
         response = await http.post(
             "/oauth/authorize",
-            data=urlencode(fields),
+            content=urlencode(fields),
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert response.status_code == 400
