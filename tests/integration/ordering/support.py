@@ -72,6 +72,8 @@ class Shop:
     carts: InMemoryCarts
     staff_token: str = ""
     background: bool = True
+    # A simulator outside the app (shared by several apps in one test); None: the embedded one.
+    sim_url: str | None = None
     _warehouse_ready: bool = False
     _relay: OutboxRelay | None = None
     products: dict[str, str] = field(default_factory=dict)
@@ -189,9 +191,12 @@ class Shop:
     # -- the provider's books ------------------------------------------------------------
 
     async def sim(self, path: str, **params: str) -> Any:
-        embedded = self.payments.embedded
-        assert embedded is not None, "these tests run the embedded simulator"
-        async with httpx.AsyncClient(base_url=await embedded.url(), timeout=10) as sim:
+        base_url = self.sim_url
+        if base_url is None:
+            embedded = self.payments.embedded
+            assert embedded is not None, "no simulator: pass sim_url or run the embedded one"
+            base_url = await embedded.url()
+        async with httpx.AsyncClient(base_url=base_url, timeout=10) as sim:
             response = await sim.get(path, params=params)
             assert response.status_code == 200, response.text
             return response.json()
@@ -224,6 +229,7 @@ async def shop(
     *,
     run_background: bool = True,
     fake_carts: bool = True,
+    sim_url: str | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Shop]:
     """The app on ``settings`` (plus ``overrides``). ``fake_carts=False`` keeps the
@@ -237,11 +243,15 @@ async def shop(
             if isinstance(module, OrderingModule) and fake_carts:
                 module.use_cart(carts)
 
+    if sim_url is not None:
+        overrides["payment_provider_url"] = sim_url
     test_settings = shop_settings(settings, **overrides)
     async with app_client(
         test_settings, database_url, run_background=run_background, customize=customize
     ) as client:
-        the_shop = Shop(client=client, app=apps[0], engine=engine, carts=carts, background=run_background)
+        the_shop = Shop(
+            client=client, app=apps[0], engine=engine, carts=carts, background=run_background, sim_url=sim_url
+        )
         the_shop.staff_token = await AuthKit.from_app(apps[0]).staff_token(role="admin")
         stop = asyncio.Event()
         simulator: asyncio.Task[None] | None = None
