@@ -12,7 +12,7 @@ from orderly.entrypoints.bootstrap import Container
 from orderly.platform.http.health import health_router
 from orderly.platform.http.middleware import RequestContextMiddleware
 from orderly.platform.http.problems import install_problem_handlers
-from orderly.platform.idempotency import install_idempotency, principal_scope
+from orderly.platform.idempotency import IdempotencyConfig, install_idempotency, principal_scope
 from orderly.platform.observability.exposition import metrics_router, watch_pool
 from orderly.platform.observability.http import HttpObservabilityMiddleware
 
@@ -51,7 +51,12 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
     # Every POST/PUT/PATCH/DELETE honours Idempotency-Key (ADR 0030). Added
     # before RequestContextMiddleware so that one wraps it: its answers carry
     # the request id.
-    idempotency_pruner = install_idempotency(app, engine=container.engine, resolve_scope=principal_scope)
+    idempotency_pruner = install_idempotency(
+        app,
+        engine=container.engine,
+        resolve_scope=principal_scope,
+        config=IdempotencyConfig(exempt_path_prefixes=("/oauth/",)),
+    )
     # The body limit lives in this middleware, not in FastAPI(max_body_size=...):
     # FastAPI's limiter sits outside every user middleware and would answer 413
     # as plain text without the request id.

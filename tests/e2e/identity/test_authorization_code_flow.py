@@ -253,6 +253,25 @@ class TestCodesAreSingleUse:
             reason = await conn.scalar(select(token_families.c.revoked_reason))
         assert reason == "authorization code replayed"
 
+    async def test_an_idempotency_key_cannot_replay_a_token_response(
+        self, http: httpx.AsyncClient, kit: AuthKit
+    ) -> None:
+        # OAuth endpoints are exempt from Idempotency-Key: a stored token
+        # response replayed to a second exchange would defeat single-use codes.
+        await _register(http)
+        client = await kit.sign_in_client()
+        verifier = new_verifier()
+        code = await sign_in_for_code(
+            http, client, email="ada.lovelace@example.com", password=PASSWORD, verifier=verifier
+        )
+        keyed = {"headers": {"Idempotency-Key": "same-key"}}
+        first = await token_request(http, _code_form(client, code, verifier), **keyed)
+        second = await token_request(http, _code_form(client, code, verifier), **keyed)
+
+        assert first.status == 200
+        assert second.status == 400
+        assert second.body["error"] == "invalid_grant"
+
     async def test_expired_code_is_refused(
         self, http: httpx.AsyncClient, kit: AuthKit, engine: AsyncEngine
     ) -> None:

@@ -22,6 +22,13 @@ class IdempotencyConfig:
     prune_batch_size: int = 1000
     # Bounds one pruning pass; a backlog drains over several intervals.
     prune_max_batches: int = 50
+    # Paths that must never replay a stored answer: OAuth endpoints issue
+    # single-use credentials (a replayed token response would defeat code
+    # single-use and refresh rotation), so they opt out entirely.
+    exempt_path_prefixes: tuple[str, ...] = ()
+
+    def exempt(self, path: str) -> bool:
+        return any(path.startswith(prefix) for prefix in self.exempt_path_prefixes)
 
     def __post_init__(self) -> None:
         if self.retention < MINIMUM_RETENTION:

@@ -45,7 +45,7 @@ def install_idempotency(
     app.add_middleware(IdempotencyMiddleware, store=store, resolve_scope=resolve_scope, config=config)
     _flag_rejections(app)
     app.add_exception_handler(IdempotencyKeyMissing, _missing_key)
-    document_idempotency(app)
+    document_idempotency(app, exempt=config.exempt)
     return KeyPruner(store, config)
 
 

@@ -85,7 +85,11 @@ class IdempotencyMiddleware:
         self.config = config or IdempotencyConfig()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in UNSAFE_METHODS
+            or self.config.exempt(scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -80,7 +80,7 @@ def requires_key(dependant: Dependant) -> bool:
     return any(marker.required for marker in _markers(dependant))
 
 
-def document_idempotency(app: FastAPI) -> None:
+def document_idempotency(app: FastAPI, *, exempt: Callable[[str], bool] = lambda _: False) -> None:
     """Show ``Idempotency-Key`` on every unsafe operation of the OpenAPI document,
     as required where a route demands it (FastAPI alone cannot express a header
     that is optional in the signature yet answered 400 when missing)."""
@@ -92,6 +92,8 @@ def document_idempotency(app: FastAPI) -> None:
         schema = build()
         required = set(_required_operations(app))
         for path, path_item in schema.get("paths", {}).items():
+            if exempt(path):
+                continue
             for method, operation in path_item.items():
                 if method.upper() in UNSAFE_METHODS:
                     _annotate(operation, required=(path, method.upper()) in required)
