@@ -78,13 +78,20 @@ class RequestContextMiddleware:
             if isinstance(exc, BodyTooLarge):
                 await _too_large(exc.limit)(scope, receive, send_with_id)
             else:
-                log.exception("unhandled error", method=scope["method"], path=scope["path"])
+                log.exception(
+                    "unhandled error",
+                    method=scope["method"],
+                    route=getattr(scope.get("route"), "path_format", None) or "unmatched",
+                )
                 await internal_error_response()(scope, receive, send_with_id)
         finally:
+            # The route template, not the raw path: paths carry capability ids
+            # (a guest cart id is all it takes to open that cart).
+            route = getattr(scope.get("route"), "path_format", None)
             log.info(
                 "request",
                 method=scope["method"],
-                path=scope["path"],
+                route=route or "unmatched",
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )

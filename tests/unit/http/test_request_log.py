@@ -1,0 +1,32 @@
+"""The per-request log line names the route template, never the raw path."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from structlog.testing import capture_logs
+
+from orderly.platform.http.middleware import RequestContextMiddleware
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/v1/carts/{cart_id}")
+    async def show(cart_id: str) -> dict[str, str]:
+        return {"id": cart_id}
+
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=1024)
+    return app
+
+
+async def test_capability_ids_in_paths_never_reach_the_log() -> None:
+    with capture_logs() as logs:
+        transport = httpx.ASGITransport(app=_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            await client.get("/v1/carts/guest-secret-123")
+            await client.get("/elsewhere/guest-secret-456")
+
+    lines = [line for line in logs if line.get("event") == "request"]
+    assert [line["route"] for line in lines] == ["/v1/carts/{cart_id}", "unmatched"]
+    assert "guest-secret" not in repr(logs)
