@@ -95,9 +95,11 @@ class HttpObservabilityMiddleware:
                 scope["method"],
                 context=parent,
                 kind=trace.SpanKind.SERVER,
+                # No url.path: paths carry capability ids (a guest cart's id
+                # opens that cart), which have no place in a trace store.
+                # http.route, set once routed, says what was called.
                 attributes={
                     "http.request.method": method_label(scope["method"]),
-                    "url.path": scope["path"],
                     "url.scheme": scope.get("scheme", "http"),
                 },
             )
