@@ -21,6 +21,7 @@ from orderly.platform.messaging.port import Subscription
 from orderly.platform.observability import tracing
 from orderly.platform.outbox import OutboxRelay
 from orderly.platform.settings import Settings
+from tests.support.auth import AuthKit, bearer
 from tests.support.http import BASE_URL
 from tests.support.messaging import CounterBumped, broker_names, commit_events, scratch_schema, wait_until
 from tests.support.observability import (
@@ -33,6 +34,8 @@ from tests.support.observability import (
 )
 
 REGISTER_SKUS = "inventory.register-skus"
+# Identity signs the staff token the admin API asks for.
+MODULES = ["identity", "catalog", "inventory"]
 
 
 @pytest.fixture
@@ -45,12 +48,15 @@ def spans() -> Iterator[SpanCapture]:
 async def app(
     settings: Settings, database_url: str, engine: AsyncEngine, spans: SpanCapture
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Container]]:
-    container = build_container(settings, database_url=database_url, module_names=["catalog", "inventory"])
+    container = build_container(settings, database_url=database_url, module_names=MODULES)
     api = create_app(container, run_background=False)
     async with LifespanManager(api, startup_timeout=30, shutdown_timeout=30) as manager:
         await container.start_consumers()
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, timeout=30) as http:
+        staff = bearer(await AuthKit.from_app(api).staff_token(role="admin"))
+        async with httpx.AsyncClient(
+            transport=transport, base_url=BASE_URL, timeout=30, headers=staff
+        ) as http:
             yield http, container
 
 
