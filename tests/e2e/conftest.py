@@ -9,6 +9,11 @@ Two flavours of the whole app (relay and consumers included):
   the module's event loop: ``pytestmark = pytest.mark.asyncio(loop_scope="module")``.
   Starting an app and truncating every table costs about a second here, and
   the bad-input suite alone has over a hundred cases.
+
+Both clients act as an admin: requests without an ``Authorization`` header
+of their own carry an admin staff member's token (``app_client(staff_role=...)``),
+so the catalog's back-office routes answer. Tests of who may call what use
+``tests/e2e/test_route_policies.py``'s anonymous clients.
 """
 
 from __future__ import annotations
@@ -34,14 +39,14 @@ async def client(
     settings: Settings, database_url: str, engine: AsyncEngine
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The whole app on empty tables."""
-    async with app_client(settings, database_url) as http:
+    async with app_client(settings, database_url, staff_role="admin") as http:
         yield http
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def shared_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """One app for the whole module; tables are left as they are."""
-    async with app_client(_settings(database_url), database_url) as http:
+    async with app_client(_settings(database_url), database_url, staff_role="admin") as http:
         yield http
 
 

@@ -8,6 +8,7 @@ Runs the real command as a subprocess, so it covers what a newcomer's
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -153,6 +154,31 @@ class Server:
         self._log.close()
         return self.process.returncode
 
+    def catalog_token(self, data_dir: Path) -> str:
+        """What an operator does on the embedded default to get a back-office token:
+        register a service client with the CLI (it joins the running database),
+        then ask the token endpoint for a client-credentials token."""
+        command = ["clients", "create", "--name", "embedded test", "--scopes", "catalog:write", "--json"]
+        created = subprocess.run(
+            [sys.executable, "-m", "orderly", *command],
+            env=_zero_config_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=STOP_DEADLINE_S * 3,
+            check=False,
+        )
+        assert created.returncode == 0, created.stderr[-2000:]
+        client = json.loads(created.stdout.strip().splitlines()[-1])
+        with httpx.Client(base_url=self.base_url, timeout=10.0) as http:
+            answer = http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials", "scope": "catalog:write"},
+                auth=(client["client_id"], client["client_secret"]),
+            )
+        assert answer.status_code == 200, answer.text
+        token: str = answer.json()["access_token"]
+        return token
+
     def log_tail(self, lines: int = 40) -> str:
         self._log.flush()
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -192,7 +218,12 @@ class TestZeroConfigurationServe:
         with httpx.Client(base_url=first.base_url, timeout=10.0) as client:
             readiness = client.get("/readyz").json()
             assert readiness["checks"] == {"database": "ok", "broker": "ok", "redis": "ok"}
-            created = client.post("/v1/products", json=product_body(name="Kept mug", sku="KEEP-1"))
+            body = product_body(name="Kept mug", sku="KEEP-1")
+            anonymous = client.post("/v1/products", json=body)
+            assert anonymous.status_code == 401, anonymous.text
+            assert anonymous.headers["www-authenticate"].startswith("Bearer")
+            token = first.catalog_token(data_dir)
+            created = client.post("/v1/products", json=body, headers={"Authorization": f"Bearer {token}"})
             assert created.status_code == 201, created.text
             product = created.json()
             fetched = client.get(f"/v1/products/{product['id']}")

@@ -7,7 +7,8 @@ same lifespan), only pointed at the test database and without a socket.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,6 +24,7 @@ from orderly.modules.catalog.adapters import tables as catalog_tables
 from orderly.modules.inventory.adapters import tables as inventory_tables
 from orderly.platform.http.problems import PROBLEM_MEDIA_TYPE, TYPE_PREFIX
 from orderly.platform.settings import Settings
+from tests.support.auth import AuthKit
 
 BASE_URL = "http://orderly.test"
 
@@ -34,6 +36,39 @@ WRITE_TABLES: tuple[Table, ...] = (
 )
 
 
+class StaffToken(httpx.Auth):
+    """Sends a staff member's access token with every request that brings no credentials of its own.
+
+    The member (of ``role``) is created and the token signed by the app's own
+    identity module on the first request, so an app that never needs it (or
+    cannot reach its database) never makes one; the token is renewed a minute
+    before it expires, so a long-lived client keeps working.
+    """
+
+    RENEW_BEFORE_S = 60.0
+
+    def __init__(self, app: FastAPI, *, role: str = "admin") -> None:
+        self.app = app
+        self.role = role
+        self._token: str | None = None
+        self._renew_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def token(self) -> str:
+        async with self._lock:
+            if self._token is None or time.monotonic() >= self._renew_at:
+                kit = AuthKit.from_app(self.app)
+                started = time.monotonic()
+                self._token = await kit.staff_token(role=self.role)
+                self._renew_at = started + kit.settings.identity_access_token_ttl_s - self.RENEW_BEFORE_S
+            return self._token
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if "authorization" not in request.headers:
+            request.headers["Authorization"] = f"Bearer {await self.token()}"
+        yield request
+
+
 @asynccontextmanager
 async def app_client(
     settings: Settings,
@@ -41,19 +76,25 @@ async def app_client(
     *,
     run_background: bool = True,
     customize: Callable[[FastAPI], None] | None = None,
+    staff_role: str | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client talking to a freshly built app whose lifespan is running.
 
     ``customize`` may add test-only routes before the app starts serving.
+    ``staff_role`` (``"admin"``, ``"catalog_manager"``...) makes the client a
+    staff member of that role: requests without an ``Authorization`` header of
+    their own carry that member's token (see ``StaffToken``). Left None, the
+    client is anonymous, as a shopper's browser is.
     """
     app = create_app(build_container(settings, database_url=database_url), run_background=run_background)
     if customize is not None:
         customize(app)
+    auth = StaffToken(app, role=staff_role) if staff_role is not None else None
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
         # raise_app_exceptions=False: let the app's own error handling answer,
         # as a real server would, instead of re-raising in the test.
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, timeout=30) as client:
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, timeout=30, auth=auth) as client:
             yield client
 
 

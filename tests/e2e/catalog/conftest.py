@@ -1,8 +1,8 @@
-"""The catalog through HTTP: one app per test, built as ``orderly serve --modules catalog`` builds it.
+"""The catalog through HTTP: one app per test, as ``orderly serve --modules identity,catalog`` builds it.
 
 Every request goes through the ``CatalogApp`` fixtures below, so credentials
-are added in one place (``staff_headers``) when the identity module starts
-gating ``/v1/admin``.
+are added in one place: the client is a catalog manager (``STAFF_ROLE``),
+whose token goes with every request that brings none of its own.
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from orderly.entrypoints.api import create_app
 from orderly.entrypoints.bootstrap import Container, build_container
 from orderly.entrypoints.registry import all_outboxes
 from orderly.platform.settings import Settings
-from tests.support.http import BASE_URL
+from tests.support.http import BASE_URL, StaffToken
 
-
-def staff_headers() -> dict[str, str]:
-    """Headers that make a request a staff member's (none needed while routes are open)."""
-    return {}
+# The least role that runs the whole staff catalog API (catalog:read and
+# catalog:write): these tests show the role is enough.
+STAFF_ROLE = "catalog_manager"
 
 
 @dataclass
@@ -51,14 +50,15 @@ class CatalogApp:
 
 
 async def _catalog_app(settings: Settings, database_url: str) -> AsyncIterator[CatalogApp]:
-    # The catalog deployed alone (a supported shape: every entrypoint takes the
-    # modules to run), with its relay and consumers in the process.
-    container = build_container(settings, database_url=database_url, module_names=["catalog"])
+    # The catalog deployed without the other business modules (a supported
+    # shape: every entrypoint takes the modules to run), with its relay and
+    # consumers in the process, and identity as the issuer of staff tokens.
+    container = build_container(settings, database_url=database_url, module_names=["identity", "catalog"])
     app = create_app(container, run_background=True)
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(
-            transport=transport, base_url=BASE_URL, timeout=30, headers=staff_headers()
+            transport=transport, base_url=BASE_URL, timeout=30, auth=StaffToken(app, role=STAFF_ROLE)
         ) as http:
             yield CatalogApp(http=http, container=container)
 

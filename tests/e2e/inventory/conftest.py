@@ -1,7 +1,7 @@
 """Fixtures for the inventory's HTTP tests.
 
-Every client comes from ``inventory_client``, so the headers inventory requests
-carry (credentials, once the endpoints are protected) are set in one place.
+Every client comes from ``inventory_client``, so the credentials inventory
+requests carry are set in one place.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 The simulator listens on 127.0.0.1 (a free port) and Orderly calls it over
 real HTTP, with real timeouts. Its webhooks are posted, signed, to Orderly's
 real app (the composition root's ``create_app``) through an ASGI transport.
+The identity module runs too, as the issuer of the staff token that ``api``
+sends to the staff endpoints; webhooks go without one, as the provider's do.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from orderly.modules.payments.module import PaymentsModule
 from orderly.paymentsim.config import Faults, SimulatorConfig, WebhookConfig
 from orderly.paymentsim.server import RunningSimulator
 from orderly.platform.settings import Settings
+from tests.support.http import StaffToken
 
 ORDERLY_BASE = "http://orderly.test"
 WEBHOOK_PATH = "/v1/payments/webhooks/sim"
@@ -64,7 +67,10 @@ class Harness:
     module: PaymentsModule
     simulator: RunningSimulator
     sim: httpx.AsyncClient
+    # An admin's client (payments:read and payments:write), and the anonymous
+    # one the provider's webhooks come through.
     api: httpx.AsyncClient
+    webhooks: httpx.AsyncClient
 
     @property
     def facade(self) -> SqlPaymentsApi:
@@ -115,14 +121,17 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     port = free_port()
     test_settings = payment_settings(settings, port, **setting_overrides)
-    container = build_container(test_settings, database_url=database_url, module_names=["payments"])
-    module = container.modules[0]
-    assert isinstance(module, PaymentsModule)
+    container = build_container(
+        test_settings, database_url=database_url, module_names=["identity", "payments"]
+    )
+    module = next(m for m in container.modules if isinstance(m, PaymentsModule))
     app = create_app(container, run_background=False)
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
         async with (
-            httpx.AsyncClient(transport=transport, base_url=ORDERLY_BASE, timeout=30) as api,
+            httpx.AsyncClient(
+                transport=transport, base_url=ORDERLY_BASE, timeout=30, auth=StaffToken(app, role="admin")
+            ) as api,
             httpx.AsyncClient(transport=transport, base_url=ORDERLY_BASE, timeout=30) as webhook_client,
         ):
             config = SimulatorConfig(
@@ -142,7 +151,7 @@ async def harness(
                 httpx.AsyncClient(base_url=simulator.url, timeout=10) as sim,
             ):
                 try:
-                    yield Harness(test_settings, engine, module, simulator, sim, api)
+                    yield Harness(test_settings, engine, module, simulator, sim, api, webhook_client)
                 finally:
                     await module.provider.aclose()
                     # Let deliveries still in flight land before the app goes away.

@@ -20,7 +20,8 @@ async def test_app_without_provider_settings_runs_its_own_simulator_and_gets_its
 ) -> None:
     assert settings.payment_provider_url is None
     apps: list[FastAPI] = []
-    async with app_client(settings, database_url, customize=apps.append) as client:
+    # Support staff read payments (payments:read) and nothing here needs more.
+    async with app_client(settings, database_url, customize=apps.append, staff_role="support") as client:
         module = next(m for m in apps[0].state.container.modules if isinstance(m, PaymentsModule))
         assert module.embedded is not None
 

@@ -58,7 +58,7 @@ async def post_signed(
     h: Harness, body: bytes, *, timestamp: int | None = None, secret: str | None = None
 ) -> Any:
     secret = secret or h.settings.payment_webhook_secret.get_secret_value()
-    return await h.api.post(
+    return await h.webhooks.post(
         WEBHOOK_PATH,
         content=body,
         headers={
@@ -84,7 +84,7 @@ class TestSignatures:
         body = orjson.dumps(event(payment_id, "authorized"))
         header = signature_header(quiet.settings.payment_webhook_secret.get_secret_value(), body)
         tampered = body.replace(b'"amount":1000', b'"amount":1')
-        response = await quiet.api.post(
+        response = await quiet.webhooks.post(
             WEBHOOK_PATH,
             content=tampered,
             headers={"Orderly-Signature": header, "Content-Type": "application/json"},
@@ -108,7 +108,7 @@ class TestSignatures:
         assert_problem(response, 401, "webhook-signature-invalid")
 
     async def test_missing_signature_is_400(self, quiet: Harness) -> None:
-        response = await quiet.api.post(
+        response = await quiet.webhooks.post(
             WEBHOOK_PATH, content=b"{}", headers={"Content-Type": "application/json"}
         )
         assert_problem(response, 400, "webhook-signature-missing")

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import ClassVar
 
 from fastapi import APIRouter
-from fastapi.params import Depends
 
 from orderly.modules.payments.adapters import tables
 from orderly.modules.payments.adapters.embedded import EmbeddedProvider
@@ -21,10 +20,6 @@ from orderly.modules.payments.adapters.sweeper import run_sweeper
 from orderly.paymentsim.config import DEV_WEBHOOK_SECRET
 from orderly.platform.messaging.port import Subscription
 from orderly.platform.modules import BackgroundTask, ModuleContext
-
-# Authentication for the staff endpoints goes here (one place), e.g.
-# ``(Security(require_scopes("payments:write")),)`` once identity provides it.
-STAFF_DEPENDENCIES: tuple[Depends, ...] = ()
 
 
 class PaymentsModule:
@@ -82,10 +77,7 @@ class PaymentsModule:
 
     def routers(self) -> Sequence[APIRouter]:
         staff = build_staff_router(
-            uow_factory=self.unit_of_work,
-            provider=self.provider,
-            queries=self._queries,
-            dependencies=STAFF_DEPENDENCIES,
+            uow_factory=self.unit_of_work, provider=self.provider, queries=self._queries
         )
         return [self._webhook_router, staff]
 

@@ -1,9 +1,11 @@
 """The staff API under ``/v1/admin``: every status, never cached, optimistic concurrency.
 
-The whole prefix is what the auth layer gates to staff. ``POST /v1/products``
-(the catalog's first create endpoint) stays as an alias of the staff create
-for the clients written against it; it keeps their contract, so what it
-creates is published unless the body says ``draft``.
+Every route here needs a staff or service token: ``catalog:read`` to read
+products in any status, ``catalog:write`` to change anything. ``POST
+/v1/products`` (the catalog's first create endpoint) stays as an alias of the
+staff create for the clients written against it; it keeps their contract, so
+what it creates is published unless the body says ``draft``, and it needs
+``catalog:write`` like every other write.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, status
@@ -55,9 +57,16 @@ from orderly.modules.catalog.application.ports import CatalogUnitOfWork
 from orderly.modules.catalog.application.queries import ProductQueries
 from orderly.modules.catalog.domain.errors import CategoryNotFound, ProductNotFound, StaleVersion
 from orderly.modules.catalog.domain.product import ProductStatus
+from orderly.platform.auth import requires
 from orderly.platform.http.problems import problem_response, problem_responses
 
 JSON = "application/json"
+CATALOG_READ = "catalog:read"
+CATALOG_WRITE = "catalog:write"
+# Route-level: the handlers need no principal, only the check (and its OpenAPI
+# security requirement). A missing or bad token is 401, a missing scope 403.
+READER = (Depends(requires(CATALOG_READ)),)
+WRITER = (Depends(requires(CATALOG_WRITE)),)
 _STRONG_ETAG = re.compile(r'^"([0-9]{1,9})"$')
 
 IfMatch = Annotated[
@@ -112,6 +121,14 @@ def _stale(detail: str, *, current_version: int | None = None) -> Response:
 
 def _etag(version: int) -> str:
     return f'"{version}"'
+
+
+def scope_problems(scope: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the 401 and 403 of a route guarded by ``requires(scope)``."""
+    documented = problem_responses(401, 403)
+    documented[401]["description"] = "No access token, or one that does not verify (see `WWW-Authenticate`)."
+    documented[403]["description"] = f"The access token lacks the `{scope}` scope."
+    return documented
 
 
 def _create_command(body: ProductIn, *, publish_by_default: bool) -> CreateProduct:
@@ -170,7 +187,8 @@ def build_admin_router(
         "/v1/admin/products",
         status_code=status.HTTP_201_CREATED,
         response_model=ProductOut,
-        responses=problem_responses(400, 409, 413, 422),
+        responses={**problem_responses(400, 409, 413, 422), **scope_problems(CATALOG_WRITE)},
+        dependencies=WRITER,
         summary="Create a product",
     )
     async def create(body: ProductIn) -> Response:
@@ -190,7 +208,8 @@ def build_admin_router(
         "/v1/products",
         status_code=status.HTTP_201_CREATED,
         response_model=ProductOut,
-        responses=problem_responses(400, 409, 413, 422),
+        responses={**problem_responses(400, 409, 413, 422), **scope_problems(CATALOG_WRITE)},
+        dependencies=WRITER,
         summary="Create a product (published unless the body says draft)",
         deprecated=True,
     )
@@ -209,7 +228,8 @@ def build_admin_router(
     @router.get(
         "/v1/admin/products",
         response_model=ProductPageOut,
-        responses=problem_responses(400, 422),
+        responses={**problem_responses(400, 422), **scope_problems(CATALOG_READ)},
+        dependencies=READER,
         summary="List and search products in any status",
     )
     async def list_all(
@@ -226,7 +246,8 @@ def build_admin_router(
     @router.get(
         "/v1/admin/products/{product_id}",
         response_model=ProductOut,
-        responses=problem_responses(404, 422),
+        responses={**problem_responses(404, 422), **scope_problems(CATALOG_READ)},
+        dependencies=READER,
         summary="A product in any status",
     )
     async def get(product_id: uuid.UUID) -> Response:
@@ -236,7 +257,8 @@ def build_admin_router(
     @router.patch(
         "/v1/admin/products/{product_id}",
         response_model=ProductOut,
-        responses=problem_responses(400, 404, 409, 412, 422, 428),
+        responses={**problem_responses(400, 404, 409, 412, 422, 428), **scope_problems(CATALOG_WRITE)},
+        dependencies=WRITER,
         summary="Change a product",
     )
     async def patch(product_id: uuid.UUID, body: ProductPatch, if_match: IfMatch = None) -> Response:
@@ -266,7 +288,8 @@ def build_admin_router(
     @router.post(
         "/v1/admin/products/{product_id}/publish",
         response_model=ProductOut,
-        responses=problem_responses(400, 404, 412, 422),
+        responses={**problem_responses(400, 404, 412, 422), **scope_problems(CATALOG_WRITE)},
+        dependencies=WRITER,
         summary="Publish a product",
     )
     async def publish(product_id: uuid.UUID, if_match: IfMatch = None) -> Response:
@@ -283,7 +306,8 @@ def build_admin_router(
     @router.post(
         "/v1/admin/products/{product_id}/archive",
         response_model=ProductOut,
-        responses=problem_responses(400, 404, 412, 422),
+        responses={**problem_responses(400, 404, 412, 422), **scope_problems(CATALOG_WRITE)},
+        dependencies=WRITER,
         summary="Archive a product",
     )
     async def archive(product_id: uuid.UUID, if_match: IfMatch = None) -> Response:
@@ -307,7 +331,8 @@ def build_admin_router(
         "/v1/admin/categories",
         status_code=status.HTTP_201_CREATED,
         response_model=CategoryOut,
-        responses=problem_responses(400, 409, 422),
+        responses={**problem_responses(400, 409, 422), **scope_problems(CATALOG_WRITE)},
+        dependencies=WRITER,
         summary="Create a category",
     )
     async def create_category_route(body: CategoryIn) -> Response:
@@ -324,7 +349,8 @@ def build_admin_router(
     @router.patch(
         "/v1/admin/categories/{category_id}",
         response_model=CategoryOut,
-        responses=problem_responses(400, 404, 409, 422),
+        responses={**problem_responses(400, 404, 409, 422), **scope_problems(CATALOG_WRITE)},
+        dependencies=WRITER,
         summary="Rename or move a category",
     )
     async def patch_category(category_id: uuid.UUID, body: CategoryPatch) -> Response:

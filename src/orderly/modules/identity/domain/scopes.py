@@ -20,9 +20,12 @@ ME_WRITE = "me:write"
 CARTS_WRITE = "carts:write"
 ORDERS_READ = "orders:read"
 ORDERS_WRITE = "orders:write"
+CATALOG_READ = "catalog:read"
 CATALOG_WRITE = "catalog:write"
 INVENTORY_READ = "inventory:read"
 INVENTORY_WRITE = "inventory:write"
+PAYMENTS_READ = "payments:read"
+PAYMENTS_WRITE = "payments:write"
 CUSTOMERS_READ = "customers:read"
 INTROSPECT = "oauth:introspect"
 
@@ -37,11 +40,12 @@ class Role(StrEnum):
 
 
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
-    Role.CATALOG_MANAGER: frozenset({ME_READ, CATALOG_WRITE, INVENTORY_READ}),
+    Role.CATALOG_MANAGER: frozenset({ME_READ, CATALOG_READ, CATALOG_WRITE, INVENTORY_READ}),
     Role.INVENTORY_MANAGER: frozenset({ME_READ, INVENTORY_READ, INVENTORY_WRITE}),
-    Role.SUPPORT: frozenset({ME_READ, ORDERS_READ, CUSTOMERS_READ}),
+    Role.SUPPORT: frozenset({ME_READ, ORDERS_READ, CUSTOMERS_READ, PAYMENTS_READ}),
 }
-ROLE_SCOPES[Role.ADMIN] = frozenset().union(*ROLE_SCOPES.values(), {ORDERS_WRITE})
+# Moving money (order changes, refunds) is for admins only.
+ROLE_SCOPES[Role.ADMIN] = frozenset().union(*ROLE_SCOPES.values(), {ORDERS_WRITE, PAYMENTS_WRITE})
 
 STAFF_SCOPES = ROLE_SCOPES[Role.ADMIN]
 SERVICE_SCOPES = (STAFF_SCOPES - {ME_READ}) | {INTROSPECT}

@@ -1,13 +1,18 @@
-"""The inventory's REST endpoints: warehouses, stock, adjustments, reservations."""
+"""The inventory's REST endpoints: warehouses, stock, adjustments, reservations.
+
+All of them are back-office: staff and services with ``inventory:read`` read,
+with ``inventory:write`` change stock and hold it. Shoppers never call these;
+checkout reserves stock through the inventory facade, in process.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from orderly.modules.inventory.adapters.facade import to_result
@@ -40,9 +45,15 @@ from orderly.modules.inventory.domain.reservation import (
 )
 from orderly.modules.inventory.domain.stock import MAX_ADJUSTMENT, AdjustmentReason
 from orderly.modules.inventory.domain.warehouse import CODE_PATTERN, MAX_PRIORITY
+from orderly.platform.auth import requires
 from orderly.platform.http.pagination import decode_cursor, encode_cursor
 from orderly.platform.http.problems import problem_response, problem_responses
 from orderly.platform.http.types import SafeStr
+
+INVENTORY_READ = "inventory:read"
+INVENTORY_WRITE = "inventory:write"
+READER = (Depends(requires(INVENTORY_READ)),)
+WRITER = (Depends(requires(INVENTORY_WRITE)),)
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Sku = Annotated[SafeStr, StringConstraints(pattern=SKU_PATTERN)]
@@ -180,6 +191,14 @@ class ReservationOut(BaseModel):
     closed_at: datetime | None
 
 
+def scope_problems(scope: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the 401 and 403 of a route guarded by ``requires(scope)``."""
+    documented = problem_responses(401, 403)
+    documented[401]["description"] = "No access token, or one that does not verify (see `WWW-Authenticate`)."
+    documented[403]["description"] = f"The access token lacks the `{scope}` scope."
+    return documented
+
+
 def _reservation_out(result: ReservationResult) -> ReservationOut:
     return ReservationOut(
         reference=result.reference,
@@ -205,7 +224,8 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
         status_code=status.HTTP_201_CREATED,
         summary="Create a warehouse",
         response_model=WarehouseOut,
-        responses=problem_responses(400, 409, 422),
+        responses={**problem_responses(400, 409, 422), **scope_problems(INVENTORY_WRITE)},
+        dependencies=WRITER,
         tags=["inventory"],
     )
     async def create(body: WarehouseIn, response: Response) -> WarehouseOut:
@@ -224,7 +244,12 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
         )
 
     @router.get(
-        "/v1/warehouses", response_model=list[WarehouseOut], summary="List warehouses", tags=["inventory"]
+        "/v1/warehouses",
+        response_model=list[WarehouseOut],
+        summary="List warehouses",
+        responses=scope_problems(INVENTORY_READ),
+        dependencies=READER,
+        tags=["inventory"],
     )
     async def list_warehouses() -> list[WarehouseOut]:
         """Every warehouse, in allocation order (priority, then code)."""
@@ -235,7 +260,8 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
         summary="Adjust stock",
         status_code=status.HTTP_201_CREATED,
         response_model=AdjustmentOut,
-        responses=problem_responses(400, 409, 422),
+        responses={**problem_responses(400, 409, 422), **scope_problems(INVENTORY_WRITE)},
+        dependencies=WRITER,
         tags=["inventory"],
     )
     async def adjust(body: AdjustmentIn) -> AdjustmentOut:
@@ -274,7 +300,8 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
         "/v1/inventory/{sku}",
         summary="Stock of a SKU",
         response_model=StockOut,
-        responses=problem_responses(404, 422),
+        responses={**problem_responses(404, 422), **scope_problems(INVENTORY_READ)},
+        dependencies=READER,
         tags=["inventory"],
     )
     async def stock(sku: SkuPath) -> StockOut:
@@ -294,7 +321,8 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
         "/v1/inventory/{sku}/movements",
         summary="Movement history of a SKU",
         response_model=MovementPageOut,
-        responses=problem_responses(404, 422),
+        responses={**problem_responses(404, 422), **scope_problems(INVENTORY_READ)},
+        dependencies=READER,
         tags=["inventory"],
     )
     async def movements(
@@ -316,7 +344,8 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
         summary="Reserve stock",
         status_code=status.HTTP_201_CREATED,
         response_model=ReservationOut,
-        responses=problem_responses(400, 409, 422),
+        responses={**problem_responses(400, 409, 422), **scope_problems(INVENTORY_WRITE)},
+        dependencies=WRITER,
         tags=["reservations"],
     )
     async def reserve(body: ReservationIn) -> ReservationOut | Response:
@@ -355,7 +384,8 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
         "/v1/reservations/{reference}",
         summary="Get a reservation",
         response_model=ReservationOut,
-        responses=problem_responses(404, 422),
+        responses={**problem_responses(404, 422), **scope_problems(INVENTORY_READ)},
+        dependencies=READER,
         tags=["reservations"],
     )
     async def get_reservation(reference: ReferencePath) -> ReservationOut:
@@ -369,7 +399,8 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
         "/v1/reservations/{reference}/confirm",
         summary="Confirm a reservation",
         response_model=ReservationOut,
-        responses=problem_responses(404, 409, 422),
+        responses={**problem_responses(404, 409, 422), **scope_problems(INVENTORY_WRITE)},
+        dependencies=WRITER,
         tags=["reservations"],
     )
     async def confirm(reference: ReferencePath) -> ReservationOut:
@@ -385,7 +416,8 @@ def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: Invent
         "/v1/reservations/{reference}/release",
         summary="Release a reservation",
         response_model=ReservationOut,
-        responses=problem_responses(404, 409, 422),
+        responses={**problem_responses(404, 409, 422), **scope_problems(INVENTORY_WRITE)},
+        dependencies=WRITER,
         tags=["reservations"],
     )
     async def release(reference: ReferencePath) -> ReservationOut:

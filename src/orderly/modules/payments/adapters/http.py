@@ -1,16 +1,20 @@
-"""The payments REST endpoints: staff/ops reads and refunds, and the provider's webhooks."""
+"""The payments REST endpoints: staff/ops reads and refunds, and the provider's webhooks.
+
+Staff and services read payments with ``payments:read`` and refund with
+``payments:write``. The provider's webhook carries no token: its signature
+is what authenticates it.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Header, Request, Response, status
-from fastapi.params import Depends
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from orderly.modules.payments.adapters.queries import SqlPaymentQueries, result_of
@@ -24,6 +28,7 @@ from orderly.modules.payments.api import PaymentProviderUnavailable, PaymentResu
 from orderly.modules.payments.application.commands import RefundPayment
 from orderly.modules.payments.application.handlers import UowFactory, apply_provider_event, refund_payment
 from orderly.modules.payments.application.ports import DuplicateDelivery, PaymentProvider
+from orderly.platform.auth import requires
 from orderly.platform.http.problems import problem_response, problem_responses
 from orderly.shared_kernel.errors import NotFound
 
@@ -31,6 +36,8 @@ log = structlog.get_logger(module="payments.http")
 
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,4})?$"
 RETRY_AFTER_S = 5
+PAYMENTS_READ = "payments:read"
+PAYMENTS_WRITE = "payments:write"
 
 
 class RefundIn(BaseModel):
@@ -108,18 +115,26 @@ def _unavailable(exc: PaymentProviderUnavailable) -> Response:
     )
 
 
-def build_staff_router(
-    *,
-    uow_factory: UowFactory,
-    provider: PaymentProvider,
-    queries: SqlPaymentQueries,
-    dependencies: Sequence[Depends] = (),
-) -> APIRouter:
-    """Staff and operations endpoints. ``dependencies`` (authentication, scopes)
-    apply to every route here: the one place to add them."""
-    router = APIRouter(prefix="/v1/payments", tags=["payments"], dependencies=list(dependencies))
+def scope_problems(scope: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the 401 and 403 of a route guarded by ``requires(scope)``."""
+    documented = problem_responses(401, 403)
+    documented[401]["description"] = "No access token, or one that does not verify (see `WWW-Authenticate`)."
+    documented[403]["description"] = f"The access token lacks the `{scope}` scope."
+    return documented
 
-    @router.get("/{payment_id}", response_model=PaymentOut, responses=problem_responses(404, 422))
+
+def build_staff_router(
+    *, uow_factory: UowFactory, provider: PaymentProvider, queries: SqlPaymentQueries
+) -> APIRouter:
+    """Staff and operations endpoints, each guarded by its scope."""
+    router = APIRouter(prefix="/v1/payments", tags=["payments"])
+
+    @router.get(
+        "/{payment_id}",
+        response_model=PaymentOut,
+        responses={**problem_responses(404, 422), **scope_problems(PAYMENTS_READ)},
+        dependencies=[Depends(requires(PAYMENTS_READ))],
+    )
     async def get_payment(payment_id: uuid.UUID) -> PaymentOut:
         """One payment: its state, amounts captured and refunded, and its refunds."""
         payment = await queries.get(payment_id)
@@ -133,11 +148,13 @@ def build_staff_router(
         response_model=RefundOut,
         responses={
             **problem_responses(400, 404, 409, 422, 503),
+            **scope_problems(PAYMENTS_WRITE),
             202: {
                 "model": RefundOut,
                 "description": "Recorded; the provider's confirmation is still to come.",
             },
         },
+        dependencies=[Depends(requires(PAYMENTS_WRITE))],
     )
     async def refund(
         payment_id: uuid.UUID,
