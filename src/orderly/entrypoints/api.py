@@ -46,6 +46,10 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry spans would duplicate the server span of
+        # HttpObservabilityMiddleware and record raw paths, which carry
+        # capability ids (docs/observability.md).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_problem_handlers(app)
     # Every POST/PUT/PATCH/DELETE honours Idempotency-Key (ADR 0030). Added

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -113,3 +115,50 @@ async def test_without_a_port_no_listener_is_started(settings: Settings, databas
         assert start_observability(settings, role="relay", container=container) is None
     finally:
         await container.close()
+
+
+# Run in a child process: OpenTelemetry's global tracer provider can be set
+# only once per process, and FastAPI traces by itself as soon as one is set.
+_ONLY_ORDERLYS_SPANS = """
+import asyncio, httpx
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from orderly.entrypoints.api import create_app
+from orderly.entrypoints.bootstrap import build_container
+from orderly.platform.observability.tracing import use_tracer_provider
+from orderly.platform.settings import Settings
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)  # what configure_tracing does
+use_tracer_provider(provider)
+settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none")
+app = create_app(build_container(settings, database_url=settings.database_url, module_names=["catalog"]),
+                 run_background=False)
+
+async def main() -> None:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        await client.get("/healthz")
+        await client.get("/no/such/path/018f-secret")
+
+asyncio.run(main())
+print(sorted(span.name for span in exporter.get_finished_spans()))
+"""
+
+
+def test_fastapis_own_spans_stay_off_so_each_request_has_one_server_span() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _ONLY_ORDERLYS_SPANS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    # /healthz is not traced at all; the unknown path gets one span, ours, named without the path.
+    assert result.stdout.strip().splitlines()[-1] == "['GET unmatched']"
