@@ -111,7 +111,7 @@ class Shop:
         self, sku: str, *, price: str = "12.50", stock: int = 10, published: bool = True
     ) -> str:
         body = {**product_body(sku=sku, amount=price), "status": "published" if published else "draft"}
-        response = await self.client.post("/v1/admin/products", json=body)
+        response = await self.client.post("/v1/admin/products", json=body, headers=self.staff)
         assert response.status_code == 201, response.text
         product_id = str(response.json()["id"])
         self.products[sku] = product_id
@@ -126,6 +126,7 @@ class Shop:
             response = await self.client.post(
                 "/v1/inventory/adjustments",
                 json={"sku": sku, "warehouse": WAREHOUSE, "delta": delta, "reason": "correction"},
+                headers=self.staff,
             )
             # Inventory learns the SKU from the catalog's event, a moment after creation.
             if response.status_code == 201 or time.monotonic() > deadline:
@@ -135,12 +136,16 @@ class Shop:
         assert response.status_code == 201, response.text
 
     async def archive(self, sku: str) -> None:
-        response = await self.client.post(f"/v1/admin/products/{self.products[sku]}/archive")
+        response = await self.client.post(
+            f"/v1/admin/products/{self.products[sku]}/archive", headers=self.staff
+        )
         assert response.status_code == 200, response.text
 
     async def _warehouse(self) -> None:
         if not self._warehouse_ready:
-            response = await self.client.post("/v1/warehouses", json={"code": WAREHOUSE, "name": "Main"})
+            response = await self.client.post(
+                "/v1/warehouses", json={"code": WAREHOUSE, "name": "Main"}, headers=self.staff
+            )
             assert response.status_code in (201, 409), response.text
             self._warehouse_ready = True
 
@@ -183,7 +188,7 @@ class Shop:
             await asyncio.sleep(0.05)
 
     async def stock(self, sku: str) -> dict[str, int]:
-        response = await self.client.get(f"/v1/inventory/{sku}")
+        response = await self.client.get(f"/v1/inventory/{sku}", headers=self.staff)
         assert response.status_code == 200, response.text
         body = response.json()
         return {"on_hand": body["on_hand"], "reserved": body["reserved"], "available": body["available"]}
