@@ -485,11 +485,6 @@ class TestOpenApiDeclaresIt:
 
 @ON_MODULE_LOOP
 class TestColdStart:
-    @pytest.mark.xfail(
-        strict=True,
-        reason="platform/auth/jwks.py JwksCache.get: requests that arrive while the first key fetch "
-        "is in flight skip the refresh and find no key (401); reported to the identity owner",
-    )
     async def test_a_burst_of_valid_tokens_on_a_fresh_app_is_all_admitted(
         self, settings: Settings, database_url: str
     ) -> None:

@@ -157,6 +157,11 @@ class JwksCache:
         self.fetches = 0
 
     async def get(self, kid: str) -> Key | None:
+        if self._lock.locked():
+            # A fetch is in flight (the first one, or an unknown kid's): wait
+            # for its keys rather than answer from a cache it is replacing.
+            async with self._lock:
+                pass
         if self._is_stale() and self._since_attempt() >= min(self._ttl_s, self._min_refetch_s):
             await self._refresh(reason="expired")
         key = self._keys.get(kid)
