@@ -173,7 +173,12 @@ class TestAuthorizationCodeWithPkce:
         tokens = await authorization_code_flow(http, client, email="ops@example.com", password=PASSWORD)
         assert tokens.status == 200, tokens.body
         # The client may ask for every staff scope; a support member gets support's only.
-        assert set(tokens.body["scope"].split()) == {"me:read", "orders:read", "customers:read"}
+        assert set(tokens.body["scope"].split()) == {
+            "me:read",
+            "orders:read",
+            "customers:read",
+            "payments:read",
+        }
         me = (await http.get("/v1/me", headers=bearer(tokens.access_token))).json()
         assert me["kind"] == "staff"
         assert me["role"] == "support"
