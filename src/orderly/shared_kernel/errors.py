@@ -39,3 +39,10 @@ class ConcurrencyConflict(Conflict):
     """Another writer changed the aggregate since it was loaded."""
 
     code = "concurrent-modification"
+
+
+class Unavailable(DomainError):
+    """Something the operation needs is down for now; the same request may succeed later."""
+
+    code = "unavailable"
+    retry_after_s: int = 1

@@ -10,7 +10,14 @@ from fastapi import FastAPI
 
 from orderly.platform.http.middleware import RequestContextMiddleware
 from orderly.platform.http.problems import install_problem_handlers
-from orderly.shared_kernel.errors import ConcurrencyConflict, Conflict, DomainError, InvalidInput, NotFound
+from orderly.shared_kernel.errors import (
+    ConcurrencyConflict,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
 
 
 async def _answer_to(error: DomainError) -> httpx.Response:
@@ -36,6 +43,7 @@ class TestDomainErrorsAsProblems:
             (ConcurrencyConflict("stale"), 409, "concurrent-modification"),
             (InvalidInput("bad"), 422, "invalid-input"),
             (DomainError("no"), 400, "domain-error"),
+            (Unavailable("down"), 503, "unavailable"),
         ],
     )
     async def test_each_family_has_its_status_and_its_code_as_type(
@@ -47,6 +55,11 @@ class TestDomainErrorsAsProblems:
         body: dict[str, Any] = response.json()
         assert body["type"] == f"urn:orderly:problem:{slug}"
         assert body["detail"] == error.message
+
+    async def test_an_unavailable_dependency_says_when_to_retry(self) -> None:
+        response = await _answer_to(Unavailable("the store is down"))
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
 
     async def test_details_become_extension_members_even_when_named_like_a_parameter(self) -> None:
         # "slug" once collided with problem_response's own parameter: a 500.

@@ -10,14 +10,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from orderly.shared_kernel.errors import DomainError, NotFound
+from orderly.shared_kernel.errors import NotFound, Unavailable
 
 
 class CartNotFound(NotFound):
     code = "cart-not-found"
 
 
-class CartUnavailable(DomainError):
+class CartUnavailable(Unavailable):
     """The cart store cannot be reached right now; retry later (HTTP 503)."""
 
     code = "cart-store-unavailable"

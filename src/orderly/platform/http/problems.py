@@ -15,7 +15,14 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from orderly.platform import context
-from orderly.shared_kernel.errors import ConcurrencyConflict, Conflict, DomainError, InvalidInput, NotFound
+from orderly.shared_kernel.errors import (
+    ConcurrencyConflict,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
 
 log = structlog.get_logger(module="platform.http")
 
@@ -174,7 +181,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     extra: dict[str, Any] = {
         k: v for k, v in exc.details.items() if k not in _NOT_EXTENSIONS and isinstance(v, str | int)
     }
-    return problem_response(status, exc.code, title, detail=exc.message, errors=params, **extra)
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Unavailable) else None
+    return problem_response(
+        status, exc.code, title, detail=exc.message, errors=params, headers=headers, **extra
+    )
 
 
 _NOT_EXTENSIONS = frozenset(
@@ -191,6 +201,8 @@ def _domain_status(exc: DomainError) -> tuple[int, str]:
         return 409, "Conflict"
     if isinstance(exc, InvalidInput):
         return 422, "Invalid request"
+    if isinstance(exc, Unavailable):
+        return 503, "Service unavailable"
     return 400, "Request refused"
 
 
