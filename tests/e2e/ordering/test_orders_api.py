@@ -131,6 +131,18 @@ class TestCancel:
             assert intent["status"] == "refunded"
             again = await s.client.post(f"/v1/orders/{order['id']}/cancel", headers=ada.headers)
             assert again.status_code == 200
+            # The two deducted units go back on the shelf, once.
+            await s.pump()
+            deadline = time.monotonic() + 10
+            while True:
+                stock = (await s.client.get("/v1/inventory/MUG-1", headers=s.staff)).json()
+                if stock["on_hand"] == 10 or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            assert (stock["on_hand"], stock["reserved"], stock["available"]) == (10, 0, 10)
+            movements = (await s.client.get("/v1/inventory/MUG-1/movements", headers=s.staff)).json()
+            returned = [m for m in movements["items"] if m["reason"] == "returned"]
+            assert [m["on_hand_delta"] for m in returned] == [2]
 
     async def test_a_shipped_order_cannot_be_cancelled(
         self, settings: Settings, database_url: str, engine: AsyncEngine

@@ -9,13 +9,19 @@ from fastapi import APIRouter
 
 from orderly.modules.catalog.contracts import ProductCreated
 from orderly.modules.inventory.adapters import tables
-from orderly.modules.inventory.adapters.consumers import REGISTER_SKUS, on_product_created
+from orderly.modules.inventory.adapters.consumers import (
+    REGISTER_SKUS,
+    RESTOCK_CANCELLED_ORDERS,
+    on_order_cancelled,
+    on_product_created,
+)
 from orderly.modules.inventory.adapters.facade import SqlInventoryApi
 from orderly.modules.inventory.adapters.http import build_router
 from orderly.modules.inventory.adapters.queries import SqlInventoryQueries
 from orderly.modules.inventory.adapters.repository import InventorySqlUnitOfWork, is_transient_db_error
 from orderly.modules.inventory.adapters.sweeper import ReservationSweeper
 from orderly.modules.inventory.application.retry import RetryPolicy
+from orderly.modules.ordering.contracts import OrderCancelled
 from orderly.platform.inbox import idempotent_consumer
 from orderly.platform.messaging.port import Subscription
 from orderly.platform.modules import BackgroundTask, ModuleContext
@@ -27,6 +33,7 @@ class InventoryModule:
     outbox = tables.outbox
     consumes: ClassVar[Sequence[tuple[str, tuple[str, ...]]]] = (
         (REGISTER_SKUS, (ProductCreated.event_type,)),
+        (RESTOCK_CANCELLED_ORDERS, (OrderCancelled.event_type,)),
     )
 
     def __init__(self, ctx: ModuleContext) -> None:
@@ -61,7 +68,12 @@ class InventoryModule:
                 consumer=REGISTER_SKUS,
                 event_types=(ProductCreated.event_type,),
                 handler=idempotent_consumer(REGISTER_SKUS, self.unit_of_work, on_product_created),
-            )
+            ),
+            Subscription(
+                consumer=RESTOCK_CANCELLED_ORDERS,
+                event_types=(OrderCancelled.event_type,),
+                handler=idempotent_consumer(RESTOCK_CANCELLED_ORDERS, self.unit_of_work, on_order_cancelled),
+            ),
         ]
 
     def background_tasks(self) -> Sequence[BackgroundTask]:

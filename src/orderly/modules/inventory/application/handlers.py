@@ -37,8 +37,8 @@ from orderly.modules.inventory.domain.errors import (
     UnknownWarehouse,
 )
 from orderly.modules.inventory.domain.model import StockItem
-from orderly.modules.inventory.domain.reservation import Reservation, validate_request
-from orderly.modules.inventory.domain.stock import Movement, SkuStock, Totals
+from orderly.modules.inventory.domain.reservation import Reservation, ReservationStatus, validate_request
+from orderly.modules.inventory.domain.stock import AdjustmentReason, Movement, SkuStock, Totals
 from orderly.modules.inventory.domain.warehouse import Warehouse
 
 UowFactory = Callable[[], InventoryUnitOfWork]
@@ -208,3 +208,35 @@ def _require(locked: LockedStock, skus: Sequence[str], *, field: str) -> dict[st
         if sku not in locked.stocks:
             raise UnknownSku(sku, field=field.format(index=index))
     return locked.stocks
+
+
+async def restock_cancelled_order(
+    *, reference: str, lines: Sequence[tuple[str, int]], note: str, uow: InventoryUnitOfWork
+) -> int:
+    """Put back the stock a confirmed reservation deducted, for an order cancelled
+    before it shipped. Runs inside the caller's unit of work (a consumer's, with
+    its inbox, so a redelivery restocks once). Units go back to the warehouses
+    they were taken from, never more than were taken; returns the units restocked.
+    """
+    reservation = await uow.reservations.get(reference, for_update=True)
+    if reservation is None or reservation.status is not ReservationStatus.CONFIRMED:
+        return 0
+    wanted = {sku: quantity for sku, quantity in lines if quantity > 0}
+    if not wanted:
+        return 0
+    stocks = (await uow.stock.lock(sorted(wanted))).stocks
+    restocked = 0
+    for allocation in reservation.allocations:
+        left = wanted.get(allocation.sku, 0)
+        stock = stocks.get(allocation.sku)
+        if left <= 0 or stock is None:
+            continue
+        warehouse = await uow.warehouses.get(allocation.warehouse)
+        if warehouse is None:
+            continue
+        quantity = min(left, allocation.quantity)
+        stock.adjust(warehouse=warehouse.ref(), delta=quantity, reason=AdjustmentReason.RETURNED, note=note)
+        wanted[allocation.sku] = left - quantity
+        restocked += quantity
+    await uow.stock.save(stocks.values())
+    return restocked
