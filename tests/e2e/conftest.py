@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly.platform.db import create_engine
 from orderly.platform.settings import Settings
+from tests.conftest import truncate_all
 from tests.support.http import app_client
 
 
@@ -45,7 +46,14 @@ async def client(
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def shared_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """One app for the whole module; tables are left as they are."""
+    """One app for the whole module, started on empty tables (an earlier module's
+    unfinished orders would otherwise be picked up by this app's sweeps);
+    the module's own tests then leave the tables as they are."""
+    engine = create_engine(_settings(database_url), database_url, pool_size=2)
+    try:
+        await truncate_all(engine)
+    finally:
+        await engine.dispose()
     async with app_client(_settings(database_url), database_url, staff_role="admin") as http:
         yield http
 
