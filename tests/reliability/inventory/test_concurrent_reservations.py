@@ -252,11 +252,6 @@ class TestThroughHttp:
         wide = settings.model_copy(update={"db_pool_size": 30, "db_pool_overflow": 0})
 
         async with inventory_client(wide, database_url, run_background=False) as client:
-            # One request first, so the burst measures reservations rather than the
-            # token verifier's cold start (its first key fetch; see the cold-start
-            # case in tests/e2e/test_route_policies.py).
-            assert (await client.get("/v1/warehouses")).status_code == 200
-
             def attempt(n: int) -> Callable[[], Awaitable[int]]:
                 async def post() -> int:
                     body = {
