@@ -68,10 +68,14 @@ class Worker:
             env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         assert self.process.stdout is not None
+        seen: list[bytes] = []
         async with asyncio.timeout(timeout_s):
             while True:
                 line = await self.process.stdout.readline()
-                assert line, "the worker exited during start-up"
+                assert line, "the worker exited during start-up:\n" + b"".join(seen[-40:]).decode(
+                    errors="replace"
+                )
+                seen.append(line)
                 if b"worker consuming" in line:
                     break
         # Keep draining its output so the pipe never fills and blocks it.
