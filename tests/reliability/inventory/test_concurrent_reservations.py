@@ -252,6 +252,7 @@ class TestThroughHttp:
         wide = settings.model_copy(update={"db_pool_size": 30, "db_pool_overflow": 0})
 
         async with inventory_client(wide, database_url, run_background=False) as client:
+
             def attempt(n: int) -> Callable[[], Awaitable[int]]:
                 async def post() -> int:
                     body = {
