@@ -50,8 +50,12 @@ check-migrations: sync
 diagrams: sync
 	bash scripts/check_diagrams.sh --write
 
+## Benchmarks (bench/README.md): each prints ratios to a baseline run in the same run
 bench: sync
-	$(UV) run python bench/run_all.py
+	$(UV) run python bench/catalog_read.py
+	$(UV) run python bench/reservations.py
+	$(UV) run python bench/checkout.py
+	$(UV) run python bench/observability_overhead.py
 
 clean-data:
 	rm -rf .orderly
