@@ -100,6 +100,14 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def scope_problems(scope: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the 401 and 403 of a route guarded by ``requires(scope)``."""
+    documented = problem_responses(401, 403)
+    documented[401]["description"] = "No access token, or one that does not verify (see `WWW-Authenticate`)."
+    documented[403]["description"] = f"The access token lacks the `{scope}` scope."
+    return documented
+
+
 def _location_and_name(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str]:
     parts = list(loc)
     location = (

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, status
@@ -58,7 +58,7 @@ from orderly.modules.catalog.application.queries import ProductQueries
 from orderly.modules.catalog.domain.errors import CategoryNotFound, ProductNotFound, StaleVersion
 from orderly.modules.catalog.domain.product import ProductStatus
 from orderly.platform.auth import requires
-from orderly.platform.http.problems import problem_response, problem_responses
+from orderly.platform.http.problems import problem_response, problem_responses, scope_problems
 
 JSON = "application/json"
 CATALOG_READ = "catalog:read"
@@ -121,14 +121,6 @@ def _stale(detail: str, *, current_version: int | None = None) -> Response:
 
 def _etag(version: int) -> str:
     return f'"{version}"'
-
-
-def scope_problems(scope: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the 401 and 403 of a route guarded by ``requires(scope)``."""
-    documented = problem_responses(401, 403)
-    documented[401]["description"] = "No access token, or one that does not verify (see `WWW-Authenticate`)."
-    documented[403]["description"] = f"The access token lacks the `{scope}` scope."
-    return documented
 
 
 def _create_command(body: ProductIn, *, publish_by_default: bool) -> CreateProduct:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -47,7 +47,7 @@ from orderly.modules.inventory.domain.stock import MAX_ADJUSTMENT, AdjustmentRea
 from orderly.modules.inventory.domain.warehouse import CODE_PATTERN, MAX_PRIORITY
 from orderly.platform.auth import requires
 from orderly.platform.http.pagination import decode_cursor, encode_cursor
-from orderly.platform.http.problems import problem_response, problem_responses
+from orderly.platform.http.problems import problem_response, problem_responses, scope_problems
 from orderly.platform.http.types import SafeStr
 
 INVENTORY_READ = "inventory:read"
@@ -189,14 +189,6 @@ class ReservationOut(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     closed_at: datetime | None
-
-
-def scope_problems(scope: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the 401 and 403 of a route guarded by ``requires(scope)``."""
-    documented = problem_responses(401, 403)
-    documented[401]["description"] = "No access token, or one that does not verify (see `WWW-Authenticate`)."
-    documented[403]["description"] = f"The access token lacks the `{scope}` scope."
-    return documented
 
 
 def _reservation_out(result: ReservationResult) -> ReservationOut:

@@ -29,7 +29,7 @@ from orderly.modules.payments.application.commands import RefundPayment
 from orderly.modules.payments.application.handlers import UowFactory, apply_provider_event, refund_payment
 from orderly.modules.payments.application.ports import DuplicateDelivery, PaymentProvider
 from orderly.platform.auth import requires
-from orderly.platform.http.problems import problem_response, problem_responses
+from orderly.platform.http.problems import problem_response, problem_responses, scope_problems
 from orderly.shared_kernel.errors import NotFound
 
 log = structlog.get_logger(module="payments.http")
@@ -113,14 +113,6 @@ def _unavailable(exc: PaymentProviderUnavailable) -> Response:
         detail=exc.message,
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
-
-
-def scope_problems(scope: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the 401 and 403 of a route guarded by ``requires(scope)``."""
-    documented = problem_responses(401, 403)
-    documented[401]["description"] = "No access token, or one that does not verify (see `WWW-Authenticate`)."
-    documented[403]["description"] = f"The access token lacks the `{scope}` scope."
-    return documented
 
 
 def build_staff_router(
