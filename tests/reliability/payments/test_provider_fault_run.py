@@ -141,13 +141,21 @@ async def test_every_payment_ends_consistent_with_the_provider_and_none_is_captu
     assert stats["captures"] == by_status["captured"] == outbox[PaymentCaptured.event_type]
     assert outbox[PaymentAuthorized.event_type] == by_status["captured"] + by_status["authorized"]
 
-    # The faults really happened, in about the proportions asked for.
+    # The faults really happened, in about the proportions asked for. The decline
+    # share is taken over the intents the provider decided: on a loaded machine
+    # the breaker opens more often and fewer authorizations reach a decision, so
+    # a bound on the count of declines over all payments would measure the machine.
     declined = sum(1 for r in rows if r.failure_reason == "declined")
-    assert 20 <= declined <= 70, declined
+    provider_declined = sum(1 for i in intents.values() if i["status"] == "declined")
+    assert declined >= 1
+    assert provider_declined >= declined, (declined, provider_declined)
+    assert len(intents) >= PAYMENTS // 4, len(intents)
+    assert 0.04 <= provider_declined / len(intents) <= 0.40, (provider_declined, len(intents))
     injected = stats["faults_injected"]
     assert all(injected.get(kind, 0) > 0 for kind in ("error", "timeout", "charge_then_error")), injected
+    reasons = Counter(r.failure_reason for r in rows if r.failure_reason)
     print(  # the figures of the run, shown with -s
         f"\nfault run: {PAYMENTS} payments in {elapsed:.1f}s; Orderly {dict(by_status)}; "
-        f"declined {declined}; provider requests {stats['requests']}; faults {injected}; "
-        f"webhooks {stats['webhooks']}"
+        f"declined {declined} of {len(intents)} intents; reasons {dict(reasons)}; "
+        f"provider requests {stats['requests']}; faults {injected}; webhooks {stats['webhooks']}"
     )
