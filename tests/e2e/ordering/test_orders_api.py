@@ -223,6 +223,55 @@ class TestRefunds:
             [intent] = await s.intents()
             assert len(intent["refunds"]) == 2
 
+    async def test_staff_find_the_payment_of_an_order_and_a_refund_there_shows_on_the_order(
+        self, settings: Settings, database_url: str, engine: AsyncEngine
+    ) -> None:
+        async with shop(settings, database_url, engine) as s:
+            await s.product("MUG-1", price="10.00", stock=10)
+            placed = (await s.checkout(s.cart(("MUG-1", 2)))).json()
+            order = await s.wait_for(placed["id"], {"confirmed"})
+            listed = await s.client.get("/v1/payments", params={"order_id": placed["id"]}, headers=s.staff)
+            assert listed.status_code == 200, listed.text
+            [payment] = listed.json()["items"]
+            assert (payment["order_id"], payment["status"]) == (placed["id"], "captured")
+            assert payment["captured_amount"] == order["total"]
+
+            refund = await s.client.post(
+                f"/v1/payments/{payment['id']}/refunds",
+                json={"amount": "4.00"},
+                headers={**s.staff, "Idempotency-Key": "desk-refund-1"},
+            )
+            assert refund.status_code in (201, 202), refund.text
+            after = await s.wait_for(placed["id"], {"partially_refunded"})
+            assert after["refunded"] == "4.00"
+            [recorded] = after["refunds"]
+            assert (recorded["amount"], recorded["status"]) == ("4.00", "succeeded")
+            assert "desk-refund-1" in recorded["reason"]
+            # The order's own refunds are bounded by what is left.
+            too_much = await s.client.post(
+                f"/v1/orders/{placed['id']}/refunds",
+                json={"amount": order["total"], "reason": "x"},
+                headers=s.staff,
+            )
+            assert_problem(too_much, 422, "refund-not-possible")
+
+            none = await s.client.get("/v1/payments", params={"order_id": str(uuid.uuid4())}, headers=s.staff)
+            assert none.json() == {"items": []}
+            missing = await s.client.get("/v1/payments", headers=s.staff)
+            assert_problem(missing, 422, "validation-error")
+
+    async def test_a_customer_cannot_list_payments(
+        self, settings: Settings, database_url: str, engine: AsyncEngine
+    ) -> None:
+        async with shop(settings, database_url, engine) as s:
+            await s.product("MUG-1", stock=10)
+            ada = await AuthKit.from_app(s.app).customer()
+            order = await customer_order(s, ada)
+            response = await s.client.get(
+                "/v1/payments", params={"order_id": order["id"]}, headers=ada.headers
+            )
+            assert_problem(response, 403, "forbidden")
+
     async def test_a_customer_cannot_refund(
         self, settings: Settings, database_url: str, engine: AsyncEngine
     ) -> None:

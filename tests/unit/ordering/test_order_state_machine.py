@@ -19,7 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderly.modules.ordering.contracts import OrderCancelled, OrderConfirmed, OrderStatusChanged
+from orderly.modules.ordering.contracts import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderRefunded,
+    OrderStatusChanged,
+)
 from orderly.modules.ordering.domain.errors import (
     IllegalOrderTransition,
     OrderBeingConfirmed,
@@ -298,6 +303,48 @@ class TestRefunds:
         order.request_refund(refund_id=refund_id, amount=eur("5.00"), reason="a", now=T0, policy=POLICY)
         assert len(order.refunds) == 1
 
+    def test_a_refund_made_through_payments_is_recorded_once_and_moves_the_order(self) -> None:
+        order = confirmed()
+        order.collect_events()
+        recorded = order.refund_made_elsewhere(
+            payments_refund_id="r-1", amount=eur("10.00"), reference="desk-1", now=T0
+        )
+        assert recorded is not None
+        assert recorded.status is RefundState.SUCCEEDED
+        assert status_of(order) is S.PARTIALLY_REFUNDED
+        assert order.refunded == eur("10.00")
+        [refunded] = [e for e in order.collect_events() if isinstance(e, OrderRefunded)]
+        assert (refunded.amount, refunded.fully_refunded) == ("10.00", False)
+        # The same payments refund again (a redelivery) changes nothing.
+        assert (
+            order.refund_made_elsewhere(
+                payments_refund_id="r-1", amount=eur("10.00"), reference="desk-1", now=T0
+            )
+            is None
+        )
+        assert len(order.refunds) == 1
+        assert not [e for e in order.collect_events() if isinstance(e, OrderRefunded)]
+        # What is left can be refunded from the order, and then the order is refunded.
+        assert order.refundable == order.captured - eur("10.00")
+        rest = order.request_refund(
+            refund_id=uuid.uuid4(), amount=order.refundable, reason="return", now=T0, policy=POLICY
+        )
+        order.refund_settled(refund_id=rest.id, succeeded=True, now=T0, policy=POLICY)
+        assert order.status is S.REFUNDED
+
+    def test_a_refund_through_payments_of_everything_refunds_the_order(self) -> None:
+        order = confirmed()
+        order.refund_made_elsewhere(payments_refund_id="r-1", amount=order.total, reference="desk", now=T0)
+        assert order.status is S.REFUNDED
+        assert order.refundable.amount == 0
+
+    def test_a_refund_through_payments_over_what_was_captured_is_not_recorded(self) -> None:
+        order = confirmed()
+        over = order.captured + eur("0.01")
+        assert order.refund_made_elsewhere(payments_refund_id="r", amount=over, reference="x", now=T0) is None
+        assert order.refunds == []
+        assert status_of(order) is S.CONFIRMED
+
     def test_an_unpaid_order_cannot_be_refunded(self) -> None:
         with pytest.raises(IllegalOrderTransition):
             reserved().request_refund(
@@ -370,6 +417,7 @@ OPERATIONS = (
     "cancel",
     "request_refund",
     "refund_settled",
+    "refund_elsewhere",
     "refund_step_ran",
     "shipment_created",
     "fulfilment",
@@ -415,6 +463,15 @@ def apply(order: Order, op: str, data: st.DataObject) -> None:
     elif op == "refund_settled" and order.refunds:
         refund = data.draw(st.sampled_from(order.refunds))
         order.refund_settled(refund_id=refund.id, succeeded=data.draw(st.booleans()), now=now, policy=POLICY)
+    elif op == "refund_elsewhere" and order.refundable.amount > 0:
+        # What payments would accept: no more than is neither refunded nor in flight.
+        cents = data.draw(st.integers(1, int(order.refundable.amount * 100)))
+        order.refund_made_elsewhere(
+            payments_refund_id=str(uuid.uuid4()),
+            amount=eur(str(Decimal(cents).scaleb(-2))),
+            reference="desk",
+            now=now,
+        )
     elif op == "refund_step_ran":
         order.refund_step_ran(attempted={r.id for r in order.pending_refunds()}, now=now, policy=POLICY)
     elif op == "shipment_created":

@@ -21,6 +21,7 @@ from orderly.modules.payments.contracts import (
 from orderly.platform import context
 from orderly.platform.events import Message, from_message
 from orderly.platform.messaging.port import Handler, PoisonMessage
+from orderly.shared_kernel.money import Money
 
 PAYMENT_RESULTS = "ordering.payment-results"
 FULFILMENT_PROGRESS = "ordering.fulfilment-progress"
@@ -106,7 +107,9 @@ def payment_results_handler(deps: OrderingDeps) -> Handler:
             refunded = from_message(PaymentRefunded, message)
             await use_cases.on_payment_refunded(
                 order_id=_order_id(refunded.order_id),
+                payments_refund_id=refunded.refund_id,
                 refund_reference=refunded.refund_reference,
+                amount=Money(Decimal(refunded.amount), refunded.currency),
                 uow=uow,
                 deps=deps,
             )

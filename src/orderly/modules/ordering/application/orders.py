@@ -126,18 +126,36 @@ async def on_payment_captured(
 
 
 async def on_payment_refunded(
-    *, order_id: uuid.UUID, refund_reference: str, uow: OrderingUnitOfWork, deps: OrderingDeps
+    *,
+    order_id: uuid.UUID,
+    payments_refund_id: str,
+    refund_reference: str,
+    amount: Money,
+    uow: OrderingUnitOfWork,
+    deps: OrderingDeps,
 ) -> None:
-    try:
-        refund_id = uuid.UUID(refund_reference)
-    except ValueError:
-        # Made at the provider directly: not one of ours to settle.
-        log.warning("refund not requested by ordering", order_id=str(order_id), reference=refund_reference)
-        return
+    """Money went back: settle the refund ordering asked for, or record one it did not."""
     order = await _locked(uow, order_id)
-    if order is not None:
-        order.refund_settled(refund_id=refund_id, succeeded=True, now=deps.clock(), policy=deps.policy)
-        await uow.orders.save(order)
+    if order is None:
+        return
+    ours = _refund_id(refund_reference)
+    if ours is not None and order.refund(ours) is not None:
+        order.refund_settled(refund_id=ours, succeeded=True, now=deps.clock(), policy=deps.policy)
+    else:
+        recorded = order.refund_made_elsewhere(
+            payments_refund_id=payments_refund_id, amount=amount, reference=refund_reference, now=deps.clock()
+        )
+        if recorded is not None:
+            log.info("refund made through payments", order_id=str(order_id), amount=str(amount.amount))
+    await uow.orders.save(order)
+
+
+def _refund_id(reference: str) -> uuid.UUID | None:
+    """Ordering names its refunds by uuid; anything else was named elsewhere."""
+    try:
+        return uuid.UUID(reference)
+    except ValueError:
+        return None
 
 
 async def on_shipment_created(

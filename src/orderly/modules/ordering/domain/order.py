@@ -332,7 +332,9 @@ class Order(AggregateRoot):
     def refundable(self) -> Money:
         """Captured money not yet refunded, counting refunds in flight as taken."""
         taken = self._sum(r.amount for r in self.refunds if r.status is not RefundState.FAILED)
-        return self.captured - taken
+        # Below zero only for a moment: a refund made through payments overtook one
+        # requested here, which payments will then refuse.
+        return max(self.captured - taken, Money(Decimal(0), self.currency), key=lambda m: m.amount)
 
     def refund(self, refund_id: uuid.UUID) -> OrderRefund | None:
         return next((r for r in self.refunds if r.id == refund_id), None)
@@ -527,22 +529,42 @@ class Order(AggregateRoot):
             "refund_" + refund.status.value, now, refund_id=str(refund.id), amount=str(refund.amount.amount)
         )
         if succeeded:
-            fully = self.refunded.amount >= self.captured.amount
-            if self.status in PAID:
-                self._move(S.REFUNDED if fully else S.PARTIALLY_REFUNDED, now, reason=refund.reason)
-            self.record(
-                OrderRefunded(
-                    aggregate_id=str(self.id),
-                    order_id=str(self.id),
-                    refund_id=str(refund.id),
-                    amount=str(refund.amount.quantized()),
-                    currency=self.currency,
-                    total_refunded=str(self.refunded.quantized()),
-                    fully_refunded=fully,
-                )
-            )
+            self._money_returned(refund, now)
         if self.saga.step is SagaStep.REFUND and not self.pending_refunds():
             self._go(SagaStep.DONE, now, policy)
+
+    def refund_made_elsewhere(
+        self, *, payments_refund_id: str, amount: Money, reference: str, now: datetime
+    ) -> OrderRefund | None:
+        """A refund of this order's payment that ordering did not ask for: staff used
+        the payments API (or the provider's dashboard). The money already went back,
+        so it is recorded as succeeded and the order's state follows, exactly as for
+        a refund requested here. Recorded once, whatever the redeliveries."""
+        refund_id = elsewhere_refund_id(payments_refund_id)
+        if self.refund(refund_id) is not None or amount.currency != self.currency or amount.amount <= 0:
+            return None
+        if self.refunded.amount + amount.amount > self.captured.amount:
+            # Payments never refunds more than it captured; an event saying so is wrong.
+            return None
+        refund = OrderRefund(
+            id=refund_id,
+            amount=Money(amount.quantized(), amount.currency),
+            reason=f"refunded through payments ({reference})"[:500],
+            status=RefundState.SUCCEEDED,
+            requested_at=now,
+            settled_at=now,
+        )
+        self.refunds.append(refund)
+        self._note(
+            "refund_succeeded",
+            now,
+            refund_id=str(refund.id),
+            amount=str(refund.amount.amount),
+            source="payments",
+            payments_refund_id=payments_refund_id,
+        )
+        self._money_returned(refund, now)
+        return refund
 
     def refund_step_ran(self, *, attempted: set[uuid.UUID], now: datetime, policy: SagaPolicy) -> None:
         """After a refund step: done when nothing is pending; at once again for refunds
@@ -595,6 +617,22 @@ class Order(AggregateRoot):
             in (
                 SagaStep.COMPENSATE,
                 SagaStep.DONE,
+            )
+        )
+
+    def _money_returned(self, refund: OrderRefund, now: datetime) -> None:
+        fully = self.refunded.amount >= self.captured.amount
+        if self.status in PAID:
+            self._move(S.REFUNDED if fully else S.PARTIALLY_REFUNDED, now, reason=refund.reason)
+        self.record(
+            OrderRefunded(
+                aggregate_id=str(self.id),
+                order_id=str(self.id),
+                refund_id=str(refund.id),
+                amount=str(refund.amount.quantized()),
+                currency=self.currency,
+                total_refunded=str(self.refunded.quantized()),
+                fully_refunded=fully,
             )
         )
 
@@ -685,3 +723,11 @@ _CANCEL_REFUND_NAMESPACE = uuid.UUID("0b5f3c1e-8d7a-4a56-9a1c-2f3e4d5c6b7a")
 def cancel_refund_id(order_id: uuid.UUID) -> uuid.UUID:
     """The refund a cancellation makes: one per order, the same on any retry."""
     return uuid.uuid5(_CANCEL_REFUND_NAMESPACE, f"cancel:{order_id}")
+
+
+_ELSEWHERE_REFUND_NAMESPACE = uuid.UUID("6d1e0f4a-3b9c-4e2d-8f7a-5c6b1a2d3e4f")
+
+
+def elsewhere_refund_id(payments_refund_id: str) -> uuid.UUID:
+    """The order's record of a refund made through payments: one per payments refund."""
+    return uuid.uuid5(_ELSEWHERE_REFUND_NAMESPACE, f"payments:{payments_refund_id}")

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from orderly.modules.payments.adapters.queries import SqlPaymentQueries, result_of
@@ -74,6 +74,10 @@ class PaymentOut(BaseModel):
     refunds: list[RefundOut]
 
 
+class PaymentListOut(BaseModel):
+    items: list[PaymentOut] = Field(description="Oldest first; an order normally has one payment.")
+
+
 class WebhookAck(BaseModel):
     received: bool
     duplicate: bool = Field(description="True when this event had been applied already; nothing changed.")
@@ -120,6 +124,19 @@ def build_staff_router(
 ) -> APIRouter:
     """Staff and operations endpoints, each guarded by its scope."""
     router = APIRouter(prefix="/v1/payments", tags=["payments"])
+
+    @router.get(
+        "",
+        response_model=PaymentListOut,
+        responses={**problem_responses(422), **scope_problems(PAYMENTS_READ)},
+        dependencies=[Depends(requires(PAYMENTS_READ))],
+    )
+    async def payments_of_order(
+        order_id: Annotated[uuid.UUID, Query(description="The order the payments are for.")],
+    ) -> PaymentListOut:
+        """The payments made for an order, with their refunds: how staff get from an
+        order to the money (an order id with no payment is an empty list, not a 404)."""
+        return PaymentListOut(items=[_payment_out(p) for p in await queries.for_order(order_id)])
 
     @router.get(
         "/{payment_id}",
