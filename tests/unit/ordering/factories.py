@@ -13,7 +13,14 @@ from orderly.modules.ordering.domain.order import CheckoutDraft, Order, OrderLin
 from orderly.modules.ordering.domain.pricing import PriceableLine, PricingRules
 from orderly.modules.ordering.domain.saga import SagaPolicy
 from orderly.shared_kernel.money import Money
-from tests.unit.ordering.fakes import FakeCatalog, FakeInventory, FakePayments, InMemoryCarts, InMemoryOrders
+from tests.unit.ordering.fakes import (
+    FakeCatalog,
+    FakeIdentity,
+    FakeInventory,
+    FakePayments,
+    InMemoryCarts,
+    InMemoryOrders,
+)
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 POLICY = SagaPolicy(step_timeout=timedelta(seconds=30), max_attempts=3, unpaid_ttl=timedelta(minutes=15))
@@ -116,9 +123,11 @@ class World:
     inventory: FakeInventory = field(default_factory=FakeInventory)
     payments: FakePayments = field(default_factory=FakePayments)
     carts: InMemoryCarts = field(default_factory=InMemoryCarts)
+    identity: FakeIdentity = field(default_factory=FakeIdentity)
     clock: Clock = field(default_factory=Clock)
     pricing: PricingRules = RULES
     carts_served: bool = True
+    identity_served: bool = True
 
     def deps(self) -> OrderingDeps:
         return OrderingDeps(
@@ -127,6 +136,7 @@ class World:
             inventory=self.inventory,
             payments=self.payments,
             cart=lambda: self.carts if self.carts_served else None,
+            identity=lambda: self.identity if self.identity_served else None,
             pricing=self.pricing,
             policy=POLICY,
             clock=self.clock,

@@ -11,6 +11,8 @@ They keep the behaviour the use cases rely on, not just the signatures:
   count the calls that moved stock or money, and can be told to fail.
 * ``InMemoryCarts`` is the cart facade of ``modules/cart/api.py`` over a dict
   (also used by the integration and end-to-end tests while no cart module runs).
+* ``FakeIdentity`` is identity's facade over dicts: customers and their
+  address books, an address found only by its owner.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Self
 
 from orderly.modules.cart.api import CartLine, CartNotFound, CartSnapshot, CartUnavailable
 from orderly.modules.catalog.api import VariantPrice
+from orderly.modules.identity.api import AddressSnapshot, CustomerSummary
 from orderly.modules.inventory.api import (
     Availability,
     InventoryBusy,
@@ -85,6 +88,48 @@ class InMemoryCarts:
         cart = self.carts.get(cart_id)
         if cart is not None and cart.version == version:
             self.carts[cart_id] = replace(cart, lines=(), version=cart.version + 1)
+
+
+# -- identity -------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeIdentity:
+    customers: dict[uuid.UUID, CustomerSummary] = field(default_factory=dict)
+    addresses: dict[uuid.UUID, AddressSnapshot] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def register(self, email: str = "ada@example.com") -> uuid.UUID:
+        customer_id = uuid.uuid4()
+        self.customers[customer_id] = CustomerSummary(id=customer_id, email=email, name=None)
+        return customer_id
+
+    def save_address(
+        self, customer_id: uuid.UUID, *, postal_code: str = "10117", country: str = "DE"
+    ) -> uuid.UUID:
+        address_id = uuid.uuid4()
+        self.addresses[address_id] = AddressSnapshot(
+            id=address_id,
+            customer_id=customer_id,
+            recipient="Ada Lovelace",
+            line1="Unter den Linden 1",
+            line2="",
+            city="Berlin",
+            postal_code=postal_code,
+            region="",
+            country=country,
+            phone="+49 30 1234567",
+        )
+        return address_id
+
+    async def customer(self, customer_id: uuid.UUID) -> CustomerSummary | None:
+        self.calls.append("customer")
+        return self.customers.get(customer_id)
+
+    async def address(self, *, customer_id: uuid.UUID, address_id: uuid.UUID) -> AddressSnapshot | None:
+        self.calls.append("address")
+        found = self.addresses.get(address_id)
+        return found if found is not None and found.customer_id == customer_id else None
 
 
 # -- catalog --------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Checkout use case against fakes: pricing at checkout time, bad input refused with nothing
-written, re-executions of one request making one order."""
+written, re-executions of one request making one order, saved addresses and the account's
+e-mail taken from identity."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from decimal import Decimal
 import pytest
 
 from orderly.modules.cart.api import CartNotFound, CartUnavailable
+from orderly.modules.identity.api import IdentityUnavailable
 from orderly.modules.ordering.application.checkout import hash_guest_token, place_order
-from orderly.modules.ordering.application.commands import PlaceOrder
+from orderly.modules.ordering.application.commands import PlaceOrder, SavedAddress
 from orderly.modules.ordering.contracts import OrderPlaced
+from orderly.modules.ordering.domain.address import ShippingAddress
 from orderly.modules.ordering.domain.errors import (
     EmptyCart,
     InsufficientStock,
@@ -21,7 +24,7 @@ from orderly.modules.ordering.domain.errors import (
 from orderly.modules.ordering.domain.order import OrderStatus
 from orderly.modules.ordering.domain.pricing import PricingRules
 from orderly.modules.ordering.domain.saga import SagaStepDue
-from orderly.shared_kernel.errors import DomainError
+from orderly.shared_kernel.errors import DomainError, InvalidInput
 from tests.unit.ordering.factories import World, address, eur
 
 
@@ -32,11 +35,13 @@ def command(
     reference: str | None = None,
     attempt: int = 1,
     country: str = "DE",
+    saved: uuid.UUID | None = None,
+    email: str | None = "ada@example.com",
 ) -> PlaceOrder:
     return PlaceOrder(
         cart_id=cart_id,
-        email="ada@example.com",
-        address=address(country=country),
+        email=email,
+        address=SavedAddress(address_id=saved) if saved is not None else address(country=country),
         customer_id=customer_id,
         checkout_reference=reference or str(uuid.uuid4()),
         attempt=attempt,
@@ -181,3 +186,153 @@ class TestCheckoutReExecution:
         assert zombie.order.id == first.order.id
         assert len(world.store.orders) == 1
         assert [type(e) for e in world.store.outbox] == [OrderPlaced, SagaStepDue]
+
+
+def assert_nothing_written(world: World) -> None:
+    assert world.store.orders == {}
+    assert world.store.outbox == []
+    assert world.inventory.calls == []
+    assert world.payments.calls == []
+
+
+class TestCheckoutWithASavedAddress:
+    async def test_the_order_ships_to_a_copy_of_the_saved_address(self, world: World) -> None:
+        customer_id = world.identity.register()
+        saved = world.identity.save_address(customer_id)
+        cart = world.carts.put([("MUG-1", 1)], customer_id=customer_id)
+        placed = await place_order(command(cart, customer_id=customer_id, saved=saved), deps=world.deps())
+        assert world.store.one().address == ShippingAddress(
+            recipient="Ada Lovelace",
+            line1="Unter den Linden 1",
+            city="Berlin",
+            postal_code="10117",
+            country="DE",
+            phone="+49 30 1234567",
+        )
+        assert placed.order.tax_rate == Decimal("0.19")  # priced for the saved address's country
+
+    async def test_someone_elses_address_is_refused_like_an_unknown_one(self, world: World) -> None:
+        customer_id = world.identity.register()
+        theirs = world.identity.save_address(world.identity.register("eve@example.com"))
+        refusals = []
+        for address_id in (theirs, uuid.uuid4()):
+            cart = world.carts.put([("MUG-1", 1)], customer_id=customer_id)
+            with pytest.raises(InvalidInput) as raised:
+                await place_order(command(cart, customer_id=customer_id, saved=address_id), deps=world.deps())
+            refusals.append((type(raised.value), raised.value.message, raised.value.details))
+        assert refusals[0] == refusals[1]
+        assert refusals[0][1:] == ("no such address", {"field": "shipping_address_id"})
+        assert_nothing_written(world)
+
+    async def test_a_guest_cannot_use_an_address_id(self, world: World) -> None:
+        someones = world.identity.save_address(world.identity.register())
+        with pytest.raises(InvalidInput) as raised:
+            await place_order(command(world.carts.put([("MUG-1", 1)]), saved=someones), deps=world.deps())
+        assert raised.value.details == {"field": "shipping_address_id"}
+        assert world.identity.calls == []  # not even looked up: nothing to learn from the answer
+        assert_nothing_written(world)
+
+    async def test_a_saved_address_ordering_cannot_ship_to_is_refused_naming_the_id(
+        self, world: World
+    ) -> None:
+        # Identity keeps addresses without a postal code; an order needs one.
+        customer_id = world.identity.register()
+        saved = world.identity.save_address(customer_id, postal_code="")
+        cart = world.carts.put([("MUG-1", 1)], customer_id=customer_id)
+        with pytest.raises(InvalidInput) as raised:
+            await place_order(command(cart, customer_id=customer_id, saved=saved), deps=world.deps())
+        assert raised.value.details == {"field": "shipping_address_id"}
+        assert "postal_code is required" in raised.value.message
+        assert_nothing_written(world)
+
+    async def test_a_saved_address_in_a_country_not_shipped_to_is_refused_naming_the_id(
+        self, world: World
+    ) -> None:
+        world.pricing = PricingRules(shipping_rates={"DE": {"EUR": Decimal("4.90")}}, tax_rates={})
+        customer_id = world.identity.register()
+        saved = world.identity.save_address(customer_id, country="US")
+        cart = world.carts.put([("MUG-1", 1)], customer_id=customer_id)
+        with pytest.raises(ShippingNotAvailable) as raised:
+            await place_order(command(cart, customer_id=customer_id, saved=saved), deps=world.deps())
+        assert raised.value.details["field"] == "shipping_address_id"
+        assert raised.value.details["country"] == "US"
+        assert_nothing_written(world)
+
+    async def test_a_re_execution_answers_with_the_order_as_first_made(self, world: World) -> None:
+        customer_id = world.identity.register()
+        saved = world.identity.save_address(customer_id)
+        cart = world.carts.put([("MUG-1", 1)], customer_id=customer_id)
+        reference = str(uuid.uuid4())
+        first = await place_order(
+            command(cart, customer_id=customer_id, saved=saved, reference=reference), deps=world.deps()
+        )
+        # The answer was lost; meanwhile the customer removed the address from their book.
+        del world.identity.addresses[saved]
+        world.identity.calls.clear()
+        again = await place_order(
+            command(cart, customer_id=customer_id, saved=saved, reference=reference, attempt=2),
+            deps=world.deps(),
+        )
+        assert again.order.id == first.order.id
+        assert again.order.address == first.order.address
+        assert world.identity.calls == []
+
+    async def test_without_identity_in_this_process_a_saved_address_is_unavailable(
+        self, world: World
+    ) -> None:
+        customer_id = world.identity.register()
+        saved = world.identity.save_address(customer_id)
+        world.identity_served = False
+        cart = world.carts.put([("MUG-1", 1)], customer_id=customer_id)
+        with pytest.raises(IdentityUnavailable):
+            await place_order(command(cart, customer_id=customer_id, saved=saved), deps=world.deps())
+        assert_nothing_written(world)
+
+
+class TestCheckoutEmail:
+    async def test_a_customer_who_leaves_it_out_gets_their_accounts_email(self, world: World) -> None:
+        customer_id = world.identity.register("ada@lovelace.example")
+        cart = world.carts.put([("MUG-1", 1)], customer_id=customer_id)
+        placed = await place_order(command(cart, customer_id=customer_id, email=None), deps=world.deps())
+        assert placed.order.email == "ada@lovelace.example"
+        assert world.store.one().email == "ada@lovelace.example"
+
+    async def test_an_email_given_wins_over_the_accounts(self, world: World) -> None:
+        customer_id = world.identity.register("ada@lovelace.example")
+        cart = world.carts.put([("MUG-1", 1)], customer_id=customer_id)
+        placed = await place_order(
+            command(cart, customer_id=customer_id, email="orders@lovelace.example"), deps=world.deps()
+        )
+        assert placed.order.email == "orders@lovelace.example"
+        assert world.identity.calls == []
+
+    async def test_a_guest_must_give_one(self, world: World) -> None:
+        with pytest.raises(InvalidInput) as raised:
+            await place_order(command(world.carts.put([("MUG-1", 1)]), email=None), deps=world.deps())
+        assert raised.value.details == {"field": "email"}
+        assert_nothing_written(world)
+
+    async def test_a_customer_whose_account_is_gone_must_give_one(self, world: World) -> None:
+        customer_id = uuid.uuid4()  # a valid token, but no such account any more
+        cart = world.carts.put([("MUG-1", 1)], customer_id=customer_id)
+        with pytest.raises(InvalidInput) as raised:
+            await place_order(command(cart, customer_id=customer_id, email=None), deps=world.deps())
+        assert raised.value.details == {"field": "email"}
+        assert_nothing_written(world)
+
+    async def test_without_identity_in_this_process_a_left_out_email_is_unavailable(
+        self, world: World
+    ) -> None:
+        world.identity_served = False
+        customer_id = uuid.uuid4()
+        cart = world.carts.put([("MUG-1", 1)], customer_id=customer_id)
+        with pytest.raises(IdentityUnavailable):
+            await place_order(command(cart, customer_id=customer_id, email=None), deps=world.deps())
+        assert_nothing_written(world)
+
+    async def test_without_identity_a_typed_address_and_email_still_check_out(self, world: World) -> None:
+        world.identity_served = False
+        customer_id = uuid.uuid4()
+        cart = world.carts.put([("MUG-1", 1)], customer_id=customer_id)
+        placed = await place_order(command(cart, customer_id=customer_id), deps=world.deps())
+        assert placed.order.email == "ada@example.com"

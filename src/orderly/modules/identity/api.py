@@ -6,6 +6,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+from orderly.shared_kernel.errors import Unavailable
+
+
+class IdentityUnavailable(Unavailable):
+    """Customer accounts cannot be read from this process right now (identity is not
+    deployed alongside the caller, or cannot be reached); retry later (HTTP 503)."""
+
+    code = "identity-unavailable"
+    retry_after_s = 5
+
 
 @dataclass(frozen=True)
 class CustomerSummary:

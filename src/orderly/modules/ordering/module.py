@@ -1,8 +1,10 @@
 """Wires ordering: tables, unit of work, pricing rules, the saga's consumers and sweep, routes.
 
 Ordering calls the catalog, inventory and payments facades in-process, so a
-process running ordering also runs those modules. The cart facade is looked
-up on use: carts may be served by a module built after this one.
+process running ordering also runs those modules. The cart and identity
+facades are looked up on use: carts may be served by a module built after
+this one, and a process without identity still takes checkouts with a typed
+address and e-mail (saved addresses then answer 503).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import APIRouter
 
 from orderly.modules.cart.api import CartApi
 from orderly.modules.catalog.api import CatalogApi
+from orderly.modules.identity.api import IdentityApi
 from orderly.modules.inventory.api import InventoryApi
 from orderly.modules.ordering.adapters import tables
 from orderly.modules.ordering.adapters.consumers import (
@@ -65,6 +68,7 @@ class OrderingModule:
             inventory=cast(InventoryApi, ctx.facades["inventory"]),
             payments=cast(PaymentsApi, ctx.facades["payments"]),
             cart=self._cart,
+            identity=self._identity,
             pricing=PricingRules(
                 shipping_rates=settings.ordering_shipping_rates, tax_rates=settings.ordering_tax_rates
             ),
@@ -102,6 +106,10 @@ class OrderingModule:
             return self._cart_override
         found: Any = self._ctx.facades.get("cart")
         return cast(CartApi | None, found)
+
+    def _identity(self) -> IdentityApi | None:
+        found: Any = self._ctx.facades.get("identity")
+        return cast(IdentityApi | None, found)
 
     def facade(self) -> None:
         return None

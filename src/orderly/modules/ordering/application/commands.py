@@ -10,10 +10,19 @@ from orderly.modules.ordering.domain.address import ShippingAddress
 
 
 @dataclass(frozen=True, kw_only=True)
+class SavedAddress:
+    """One of the signed-in customer's addresses (identity's address book), by id."""
+
+    address_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlaceOrder:
     cart_id: str
-    email: str
-    address: ShippingAddress
+    # None: the signed-in customer's account e-mail (a guest must give one).
+    email: str | None
+    # Typed in at checkout, or a saved address copied into the order as it is now.
+    address: ShippingAddress | SavedAddress
     customer_id: uuid.UUID | None
     # Derived from the caller and their Idempotency-Key: the same on every
     # execution of one request, unique across requests (UNIQUE in the table).

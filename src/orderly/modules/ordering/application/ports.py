@@ -11,6 +11,7 @@ from typing import Protocol, Self
 
 from orderly.modules.cart.api import CartApi
 from orderly.modules.catalog.api import CatalogApi
+from orderly.modules.identity.api import IdentityApi
 from orderly.modules.inventory.api import InventoryApi
 from orderly.modules.ordering.domain.order import Order
 from orderly.modules.ordering.domain.pricing import PricingRules
@@ -80,6 +81,9 @@ class OrderingDeps:
     cart: Callable[[], CartApi | None]
     pricing: PricingRules
     policy: SagaPolicy
+    # Looked up on use, like carts: customer accounts (saved addresses, e-mail)
+    # may be served by another deployment, and then this process has none.
+    identity: Callable[[], IdentityApi | None]
     clock: Callable[[], datetime] = field(default=utcnow)
     # Runs between a step's calls to other modules and the commit that records
     # their outcome: the reliability tests crash the process there.

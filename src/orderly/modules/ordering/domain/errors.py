@@ -39,13 +39,15 @@ class InsufficientStock(Conflict):
 class ShippingNotAvailable(InvalidInput):
     code = "shipping-not-available"
 
-    def __init__(self, *, country: str, currency: str) -> None:
+    def __init__(self, *, country: str, currency: str, field: str = "shipping_address.country") -> None:
         super().__init__(
             f"no shipping to '{country}' for orders in {currency}",
             country=country,
             currency=currency,
-            field="shipping_address.country",
+            field=field,
         )
+        self.country = country
+        self.currency = currency
 
 
 class OrderNotFound(NotFound):
