@@ -27,31 +27,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-ADMIN_URL = os.environ.get("ORDERLY_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+from harness import (
+    ADMIN_URL,
+    Figures,
+    figures,
+    free_port,
+    run_wrk,
+    scratch_database_url,
+    start_app,
+    wait_ready,
+)
+from orderly.platform.db import async_url
+
 DATABASE = "orderly_bench_catalog"
 REDIS_URL = os.environ.get("ORDERLY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 PRODUCTS = 25_000
 CONNECTIONS = 64
 LISTING = "/v1/products?category=demo-kitchen&attr=size:M&attr=size:L&currency=EUR&sort=price_asc&limit=20"
-HERE = Path(__file__).resolve().parent
 
 
 def create_bench_app() -> FastAPI:
@@ -74,27 +77,13 @@ def create_bench_app() -> FastAPI:
     return app
 
 
-@dataclass(frozen=True)
-class Figures:
-    name: str
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
-
-
 def _database_url() -> str:
-    return make_url(ADMIN_URL).set(database=DATABASE).render_as_string(hide_password=False)
+    return scratch_database_url(DATABASE)
 
 
 async def _prepare_database(reseed: bool) -> list[str]:
     """Create, migrate and seed the bench database if needed; return published product ids."""
-    admin = create_async_engine(_async(ADMIN_URL), isolation_level="AUTOCOMMIT")
+    admin = create_async_engine(async_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": DATABASE})
         if not exists:
@@ -104,7 +93,7 @@ async def _prepare_database(reseed: bool) -> list[str]:
     await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "orderly", "migrate"], env=env, check=True, capture_output=True
     )
-    engine = create_async_engine(_async(_database_url()))
+    engine = create_async_engine(async_url(_database_url()))
     async with engine.connect() as conn:
         variants = int(await conn.scalar(text("SELECT count(*) FROM catalog.variants")) or 0)
     if reseed or variants < 100_000:
@@ -124,52 +113,15 @@ async def _prepare_database(reseed: bool) -> list[str]:
     return ids
 
 
-def _async(url: str) -> str:
-    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pinned(cpu: int, command: list[str]) -> list[str]:
-    # The server on one core and the load generator on the other, when possible,
-    # so they do not steal each other's time slices.
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        return ["taskset", "-c", str(cpu), *command]
-    return command
-
-
 def _start_server(port: int) -> subprocess.Popen[bytes]:
+    # One log line per request would be part of every scenario alike, but it is
+    # I/O the comparison does not need.
     env = {
-        **os.environ,
         "ORDERLY_DATABASE_URL": _database_url(),
         "ORDERLY_REDIS_URL": REDIS_URL,
-        # One log line per request would be part of every scenario alike, but it
-        # is I/O the comparison does not need.
         "ORDERLY_LOG_LEVEL": "WARNING",
     }
-    command = [
-        sys.executable, "-m", "uvicorn", "catalog_read:create_bench_app", "--factory",
-        "--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    return subprocess.Popen(_pinned(1, command), env=env)
-
-
-async def _wait_ready(base: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(base_url=base) as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get("/bench/constant")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("the app did not start")
+    return start_app("catalog_read:create_bench_app", port, env)
 
 
 WRK_SCRIPT = """
@@ -188,36 +140,19 @@ request = function()
   n = n + 1
   return wrk.format("GET", paths[(n % count) + 1])
 end
-done = function(summary, latency, requests)
-  io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "errors": %d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.connect + summary.errors.read + summary.errors.write
-      + summary.errors.status + summary.errors.timeout))
-end
 """
 
 
 def _run_wrk(base: str, paths: list[str], seconds: float, name: str) -> Figures:
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp, "paths.lua")
-        script.write_text(WRK_SCRIPT)
-        listing = Path(tmp, "paths.txt")
-        listing.write_text("\n".join(paths) + "\n")
-        # Two wrk threads: the second starts half-way through the list.
-        command = [
-            "wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
-            "-s", str(script), base, "--", str(listing), str(len(paths) // 2),
-        ]  # fmt: skip
-        out = subprocess.run(_pinned(0, command), capture_output=True, text=True, check=True).stdout
-    data = json.loads(out.strip().splitlines()[-1])
-    return Figures(
-        name=name,
-        requests=data["requests"],
-        seconds=data["duration_us"] / 1e6,
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        errors=data["errors"],
+    # Two wrk threads: the second starts half-way through the list.
+    return run_wrk(
+        name,
+        base,
+        WRK_SCRIPT,
+        seconds=seconds,
+        connections=CONNECTIONS,
+        script_args=["{tmp}/paths.txt", str(len(paths) // 2)],
+        files={"paths.txt": "\n".join(paths) + "\n"},
     )
 
 
@@ -242,8 +177,7 @@ async def _run_httpx(base: str, paths: list[str], seconds: float, name: str) -> 
         started = time.monotonic()
         await asyncio.gather(*(user() for _ in range(CONNECTIONS)))
         elapsed = time.monotonic() - started
-    cuts = statistics.quantiles(latencies, n=100)
-    return Figures(name, len(latencies), elapsed, cuts[49] * 1000, cuts[98] * 1000, errors)
+    return figures(name, latencies, elapsed, errors)
 
 
 async def _measure(base: str, paths: list[str], seconds: float, name: str) -> Figures:
@@ -278,11 +212,11 @@ async def main() -> None:
     args = parser.parse_args()
 
     ids = await _prepare_database(args.reseed)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = _start_server(port)
     try:
-        await _wait_ready(base)
+        await wait_ready(base, "/bench/constant", timeout_s=30)
         await _flush_cache()
         hot = [f"/v1/products/{i}" for i in ids[:200]]
         cold = [f"/v1/products/{i}" for i in ids[200:]]
@@ -308,11 +242,11 @@ async def main() -> None:
         f"\n{len(ids)} published products, {CONNECTIONS} connections, {generator}, {args.seconds:g} s each\n"
     )
     print(f"{'scenario':32} {'req/s':>9} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    bare = results[0].rps
+    bare = results[0].rate
     for r in results:
-        print(f"{r.name:32} {r.rps:9.0f} {r.rps / bare:7.2f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} {r.errors:7d}")
-    if miss.requests > len(cold):
-        print(f"\nnote: the miss run made {miss.requests} requests for {len(cold)} ids; the rest were hits")
+        print(f"{r.name:32} {r.rate:9.0f} {r.rate / bare:7.2f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} {r.errors:7d}")
+    if miss.count > len(cold):
+        print(f"\nnote: the miss run made {miss.count} requests for {len(cold)} ids; the rest were hits")
     print(f"\nlisting: {LISTING}")
 
 

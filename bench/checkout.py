@@ -38,27 +38,35 @@ import asyncio
 import json
 import os
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from harness import (
+    Figures,
+    admin,
+    figures,
+    free_port,
+    local_only,
+    run_pgbench,
+    run_wrk,
+    scratch_database_url,
+    start_app,
+    wait_ready,
+)
+from orderly.platform.db import async_url
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the repository root: tests.* for seeding
 
-ADMIN_URL = os.environ.get("ORDERLY_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SKUS = 100
 UNITS = 1_000_000
 WARM_ORDERS = 200
@@ -120,47 +128,15 @@ def create_bench_app() -> FastAPI:
     return create_app(container, run_background=os.environ.get("ORDERLY_BENCH_BACKGROUND") == "1")
 
 
-def _pinned(cpu: int, command: list[str]) -> list[str]:
-    # The server on one core and the load generator on the other, when possible.
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        return ["taskset", "-c", str(cpu), *command]
-    return command
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_server(url: str, port: int, *, background: bool) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
         "ORDERLY_DATABASE_URL": url,
         "ORDERLY_LOG_LEVEL": "WARNING",
         "ORDERLY_BENCH_BACKGROUND": "1" if background else "0",
         "ORDERLY_RELAY_POLL_INTERVAL_S": "0.05",
         "ORDERLY_DB_POOL_SIZE": "20",
     }
-    command = [
-        sys.executable, "-m", "uvicorn", "checkout:create_bench_app", "--factory",
-        "--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    return subprocess.Popen(_pinned(1, command), env=env)
-
-
-async def _wait_ready(base: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(base_url=base) as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("the app did not start")
+    return start_app("checkout:create_bench_app", port, env)
 
 
 def _checkout_body(n: int) -> str:
@@ -168,25 +144,6 @@ def _checkout_body(n: int) -> str:
 
 
 # -- figures -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Figures:
-    name: str
-    count: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-    @property
-    def rate(self) -> float:
-        return self.count / self.seconds
-
-
-def _figures(name: str, latencies: list[float], seconds: float, errors: int) -> Figures:
-    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return Figures(name, len(latencies), seconds, cuts[49] * 1000, cuts[98] * 1000, errors)
 
 
 # -- seeding -------------------------------------------------------------------------------------------
@@ -276,29 +233,18 @@ request = function()
   return wrk.format("POST", "/v1/checkouts",
     {["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. "-" .. n}, body)
 end
-done = function(summary, latency, requests)
-  io.write(string.format(
-    '{"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, "errors": %%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.connect + summary.errors.read + summary.errors.write
-      + summary.errors.status + summary.errors.timeout))
-end
 """
 
 
 def _wrk_intake(base: str, seconds: float) -> Figures:
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp, "checkout.lua")
-        script.write_text(WRK_SCRIPT.replace("%(skus)d", str(SKUS)).replace("%%", "%"))
-        command = [
-            "wrk", "-t", "2", "-c", str(INTAKE_CONNECTIONS), "-d", f"{max(1, round(seconds))}s",
-            "--timeout", "10s", "-s", str(script), base, "--", f"wrk{uuid.uuid4().hex[:6]}",
-        ]  # fmt: skip
-        out = subprocess.run(_pinned(0, command), capture_output=True, text=True, check=True).stdout
-    data = json.loads(out.strip().splitlines()[-1])
-    count = data["requests"] - data["errors"]
-    return Figures("app: POST /v1/checkouts", count, data["duration_us"] / 1e6, data["p50_us"] / 1000,
-                   data["p99_us"] / 1000, data["errors"])  # fmt: skip
+    return run_wrk(
+        "app: POST /v1/checkouts",
+        base,
+        WRK_SCRIPT.replace("%(skus)d", str(SKUS)),
+        seconds=seconds,
+        connections=INTAKE_CONNECTIONS,
+        script_args=[f"wrk{uuid.uuid4().hex[:6]}"],
+    )
 
 
 async def _httpx_intake(base: str, seconds: float) -> Figures:
@@ -326,7 +272,7 @@ async def _httpx_intake(base: str, seconds: float) -> Figures:
         started = time.monotonic()
         await asyncio.gather(*(user() for _ in range(INTAKE_CONNECTIONS)))
         elapsed = time.monotonic() - started
-    return _figures("app: POST /v1/checkouts", latencies, elapsed, errors)
+    return figures("app: POST /v1/checkouts", latencies, elapsed, errors)
 
 
 # -- end to end ------------------------------------------------------------------------------------------
@@ -339,7 +285,7 @@ async def _end_to_end(base: str, url: str, seconds: float) -> Figures:
     errors = 0
     counter = iter(range(10**9))
     waiting: dict[str, asyncio.Future[None]] = {}
-    engine = create_async_engine(_async(url))
+    engine = create_async_engine(async_url(url))
     stop = time.monotonic() + seconds
     done = asyncio.Event()
 
@@ -397,19 +343,15 @@ async def _end_to_end(base: str, url: str, seconds: float) -> Figures:
     await engine.dispose()
     window = (ended_at - started_at).total_seconds()
     latencies = [(r.occurred_at - r.placed_at).total_seconds() for r in rows]
-    return _figures("app: placed -> confirmed", latencies, window, errors)
+    return figures("app: placed -> confirmed", latencies, window, errors)
 
 
 async def _db_now(url: str) -> datetime:
-    engine = create_async_engine(_async(url))
+    engine = create_async_engine(async_url(url))
     async with engine.connect() as conn:
         now: datetime = await conn.scalar(text("SELECT now()"))
     await engine.dispose()
     return now
-
-
-def _async(url: str) -> str:
-    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
 # -- the same SQL through pgbench ----------------------------------------------------------------------
@@ -628,46 +570,22 @@ def saga_sql() -> list[str]:
     ]
 
 
-def _pgbench(url: str, name: str, statements: list[str], seconds: int, clients: int) -> Figures:
-    parsed = make_url(url)
-    pgbench = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
-    with tempfile.TemporaryDirectory(prefix="orderly-bench-") as tmp:
-        script = Path(tmp, "script.sql")
-        script.write_text("\n".join(statements) + "\n")
-        command = [
-            pgbench, "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", str(script),
-            "-l", f"--log-prefix={tmp}/log", "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
-            "-U", parsed.username or "postgres", parsed.database or "postgres",
-        ]  # fmt: skip
-        done = subprocess.run(_pinned(0, command), capture_output=True, text=True, timeout=seconds + 60)
-        if done.returncode != 0:
-            sys.exit(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
-        latencies = [
-            int(line.split()[2]) / 1_000_000
-            for log in Path(tmp).glob("log*")
-            for line in log.read_text().splitlines()
-        ]
-    return _figures(name, latencies, float(seconds), 0)
+def _pgbench(url: str, statements: list[str], *, seconds: int, clients: int) -> Figures:
+    return run_pgbench(
+        "pgbench: the same SQL", url, "\n".join(statements) + "\n", seconds=seconds, clients=clients
+    )
 
 
 # -- the run -------------------------------------------------------------------------------------------
 
 
-async def _admin(sql: str) -> None:
-    engine = create_async_engine(_async(ADMIN_URL), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(sql))
-    await engine.dispose()
-
-
 async def main(args: argparse.Namespace) -> None:
-    if make_url(ADMIN_URL).host not in {"127.0.0.1", "localhost"}:
-        sys.exit("benchmarks only run against 127.0.0.1")
+    local_only()
     from orderly.platform import migrations
 
     database = f"orderly_bench_checkout_{os.getpid()}"
-    url = make_url(ADMIN_URL).set(database=database).render_as_string(hide_password=False)
-    await _admin(f'CREATE DATABASE "{database}"')
+    url = scratch_database_url(database)
+    await admin(f'CREATE DATABASE "{database}"')
     try:
         started = time.monotonic()
         await asyncio.to_thread(migrations.upgrade, url)
@@ -676,11 +594,11 @@ async def main(args: argparse.Namespace) -> None:
             f"seeded {SKUS} SKUs and {WARM_ORDERS} orders in {time.monotonic() - started:.0f} s", flush=True
         )
 
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = _start_server(url, port, background=False)
         try:
-            await _wait_ready(base)
+            await wait_ready(base, "/healthz")
             if shutil.which("wrk"):
                 await asyncio.to_thread(_wrk_intake, base, 2)  # warm-up
                 intake = await asyncio.to_thread(_wrk_intake, base, args.seconds)
@@ -691,7 +609,7 @@ async def main(args: argparse.Namespace) -> None:
             server.terminate()
             server.wait(timeout=30)
         # The intake run left pending orders nobody works on: out of the saga's way, messages and all.
-        engine = create_async_engine(_async(url), isolation_level="AUTOCOMMIT")
+        engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT")
         async with engine.connect() as conn:
             await conn.execute(text(RETIRE_PENDING))
             await conn.execute(
@@ -699,30 +617,25 @@ async def main(args: argparse.Namespace) -> None:
             )
         await engine.dispose()
 
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = _start_server(url, port, background=True)
         try:
-            await _wait_ready(base)
+            await wait_ready(base, "/healthz")
             e2e = await _end_to_end(base, url, args.seconds)
         finally:
             server.terminate()
             server.wait(timeout=30)
         # pgbench last: the rows it writes are not events any consumer could read.
         baseline = await asyncio.to_thread(
-            _pgbench, url, "pgbench: the same SQL", intake_sql(), args.pgbench_seconds, INTAKE_CONNECTIONS
+            _pgbench, url, intake_sql(), seconds=args.pgbench_seconds, clients=INTAKE_CONNECTIONS
         )
         saga_baseline = await asyncio.to_thread(
-            _pgbench,
-            url,
-            "pgbench: the same SQL",
-            intake_sql() + saga_sql(),
-            args.pgbench_seconds,
-            E2E_CLIENTS,
+            _pgbench, url, intake_sql() + saga_sql(), seconds=args.pgbench_seconds, clients=E2E_CLIENTS
         )
         results = [(intake, baseline), (e2e, saga_baseline)]
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
     print(f"\n{'':34}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for title, (app, base_figures) in zip(

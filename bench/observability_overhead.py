@@ -44,6 +44,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from starlette.types import Message
 
+from harness import free_port
 from orderly.platform.http.middleware import RequestContextMiddleware
 from orderly.platform.logging import configure_logging
 from orderly.platform.observability.http import HttpObservabilityMiddleware
@@ -120,12 +121,6 @@ def serve(shape: str, port: int) -> None:
 
     configure_logging(level="WARNING", json=True)
     uvicorn.run(build_app(shape), host="127.0.0.1", port=port, log_config=None, access_log=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_listening(port: int, timeout_s: float = 30) -> None:

@@ -26,44 +26,26 @@ import argparse
 import asyncio
 import os
 import random
-import shutil
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 import zlib
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from harness import Figures, admin, figures, local_only, run_pgbench, scratch_database_url
 from orderly.modules.inventory.api import ReservationLine
 from orderly.modules.inventory.module import InventoryModule
 from orderly.platform import migrations
-from orderly.platform.db import async_url, create_engine
+from orderly.platform.db import create_engine
 from orderly.platform.messaging.inprocess import InProcessBus
 from orderly.platform.modules import ModuleContext
 from orderly.platform.redis import create_redis
 from orderly.platform.settings import Settings
 
-ADMIN_URL = os.environ.get("ORDERLY_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 HOT_SKU = "SKU-000001"
 STOCK_PER_LEVEL = 50_000_000
-
-
-@dataclass(frozen=True)
-class Figures:
-    name: str
-    throughput: float
-    p50_ms: float
-    p99_ms: float
-    count: int
-    errors: int = 0
 
 
 def sku_name(n: int) -> str:
@@ -73,19 +55,11 @@ def sku_name(n: int) -> str:
 # --- the bench database -----------------------------------------------------------------------
 
 
-async def _admin(sql: str) -> None:
-    engine = create_async_engine(async_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
 async def seed(engine: AsyncEngine, *, skus: int, history: int) -> None:
     """Catalogue-sized data: every SKU stocked in one to three warehouses, plus a closed past."""
     statements = [
-        "INSERT INTO inventory.warehouses VALUES ('W1', 'Main', 0, true, now()), "
+        "INSERT INTO inventory.warehouses (code, name, priority, active, created_at) VALUES "
+        "('W1', 'Main', 0, true, now()), "
         "('W2', 'North', 1, true, now()), ('W3', 'South', 1, true, now()), ('W4', 'Closed', 0, false, now())",
         "INSERT INTO inventory.stock_items SELECT 'SKU-' || lpad(n::text, 6, '0'), gen_random_uuid(), 1, "
         f"now() FROM generate_series(1, {skus}) AS n",
@@ -164,19 +138,7 @@ async def drive_facade(
     started = time.perf_counter()
     await asyncio.gather(*(worker(i, started + seconds, True) for i in range(tasks)))
     elapsed = time.perf_counter() - started
-    return _figures(f"facade, {tasks} tasks", latencies, elapsed, errors)
-
-
-def _figures(name: str, latencies: list[float], elapsed: float, errors: int) -> Figures:
-    cuts = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
-    return Figures(
-        name=name,
-        throughput=len(latencies) / elapsed,
-        p50_ms=cuts[49] * 1000,
-        p99_ms=cuts[98] * 1000,
-        count=len(latencies),
-        errors=errors,
-    )
+    return figures(f"facade, {tasks} tasks", latencies, elapsed, errors)
 
 
 # --- through pgbench ---------------------------------------------------------------------------
@@ -247,54 +209,14 @@ def _int4(value: int) -> int:
     return value - 2**32 if value >= 2**31 else value
 
 
-def find_pgbench() -> str:
-    found = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
-    if not Path(found).exists():
-        sys.exit("pgbench not found (install PostgreSQL's client tools)")
-    return found
-
-
-def run_pgbench(database: str, *, name: str, script: str, seconds: int) -> Figures:
-    url = make_url(ADMIN_URL)
-    with tempfile.TemporaryDirectory(prefix="orderly-bench-") as tmp:
-        script_file = Path(tmp) / f"{name}.sql"
-        script_file.write_text(script)
-        command = [
-            find_pgbench(),
-            "-n",
-            "-c", "8",
-            "-j", "2",
-            "-T", str(seconds),
-            "-f", str(script_file),
-            "-l", f"--log-prefix={tmp}/log",
-            "-h", url.host or "127.0.0.1",
-            "-p", str(url.port or 5432),
-            "-U", url.username or "postgres",
-            database,
-        ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=seconds + 60)
-        if done.returncode != 0:
-            sys.exit(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
-        latencies: list[float] = []
-        for log in Path(tmp).glob("log*"):
-            for line in log.read_text().splitlines():
-                latencies.append(int(line.split()[2]) / 1_000_000)
-        tps_line = next(line for line in done.stdout.splitlines() if line.startswith("tps"))
-        elapsed = len(latencies) / float(tps_line.split("=")[1].split()[0])
-        failed = next((line for line in done.stdout.splitlines() if "failed transactions" in line), "")
-        errors = int(failed.split(":")[1].split()[0]) if failed else 0
-        return _figures("pgbench, 8 clients", latencies, elapsed, errors)
-
-
 # --- the run -----------------------------------------------------------------------------------
 
 
 async def main(args: argparse.Namespace) -> None:
-    if make_url(ADMIN_URL).host not in {"127.0.0.1", "localhost"}:
-        sys.exit("benchmarks only run against 127.0.0.1")
+    local_only()
     database = f"orderly_bench_reservations_{os.getpid()}"
-    url = make_url(ADMIN_URL).set(database=database).render_as_string(hide_password=False)
-    await _admin(f'CREATE DATABASE "{database}"')
+    url = scratch_database_url(database)
+    await admin(f'CREATE DATABASE "{database}"')
     try:
         await asyncio.to_thread(migrations.upgrade, url)
         settings = Settings(database_url=url, log_level="WARNING", db_pool_overflow=0)
@@ -316,18 +238,21 @@ async def main(args: argparse.Namespace) -> None:
                 tasks=args.tasks,
                 seconds=args.seconds,
             )
+            # pgbench's client is not pinned: the facade's driver is not either.
             baseline = await asyncio.to_thread(
                 run_pgbench,
-                database,
-                name="hot" if hot else "spread",
-                script=pgbench_script(hot=hot, skus=args.skus),
+                "pgbench, 8 clients",
+                url,
+                pgbench_script(hot=hot, skus=args.skus),
                 seconds=args.pgbench_seconds,
+                clients=8,
+                cpu=None,
             )
             rows.append((scenario, facade, baseline))
         await engine.dispose()
         report(rows)
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def report(rows: list[tuple[str, Figures, Figures]]) -> None:
@@ -336,13 +261,13 @@ def report(rows: list[tuple[str, Figures, Figures]]) -> None:
     print(header)
     print("-" * len(header))
     for scenario, facade, baseline in rows:
-        for figures in (facade, baseline):
+        for row in (facade, baseline):
             print(
-                f"{scenario:<15}{figures.name:<20}{figures.throughput:>9.0f}{figures.p50_ms:>9.2f}"
-                f"{figures.p99_ms:>9.2f}{figures.count:>8}{figures.errors:>8}"
+                f"{scenario:<15}{row.name:<20}{row.rate:>9.0f}{row.p50_ms:>9.2f}"
+                f"{row.p99_ms:>9.2f}{row.count:>8}{row.errors:>8}"
             )
         print(
-            f"{scenario:<15}{'ratio facade/pgbench':<20}{facade.throughput / baseline.throughput:>9.2f}"
+            f"{scenario:<15}{'ratio facade/pgbench':<20}{facade.rate / baseline.rate:>9.2f}"
             f"{facade.p50_ms / baseline.p50_ms:>9.2f}{facade.p99_ms / baseline.p99_ms:>9.2f}"
         )
     print()
