@@ -36,7 +36,13 @@ from orderly.modules.ordering.adapters.schemas import (
     summary_out,
 )
 from orderly.modules.ordering.application.checkout import place_order
-from orderly.modules.ordering.application.commands import Caller, CancelOrder, PlaceOrder, RefundOrder
+from orderly.modules.ordering.application.commands import (
+    Caller,
+    CancelOrder,
+    PlaceOrder,
+    RefundOrder,
+    SavedAddress,
+)
 from orderly.modules.ordering.application.orders import cancel_order, get_order, refund_order
 from orderly.modules.ordering.application.ports import OrderingDeps
 from orderly.modules.ordering.domain.address import ShippingAddress
@@ -104,6 +110,13 @@ def caller_for(principal: Principal | None, guest_token: str | None, *, scope: s
     return Caller(customer_id=None, staff=True)
 
 
+def _ship_to(body: CheckoutIn) -> ShippingAddress | SavedAddress:
+    if body.shipping_address is not None:
+        return ShippingAddress(**body.shipping_address.model_dump())
+    assert body.shipping_address_id is not None  # CheckoutIn takes exactly one
+    return SavedAddress(address_id=body.shipping_address_id)
+
+
 def build_router(*, deps: OrderingDeps, queries: SqlOrderQueries) -> APIRouter:
     router = APIRouter(tags=["orders"])
 
@@ -126,11 +139,23 @@ def build_router(*, deps: OrderingDeps, queries: SqlOrderQueries) -> APIRouter:
         second order. Guests send no token and get the order's `access_token` back once;
         customers send theirs (`orders:write`).
 
+        Where it goes: `shipping_address` typed in, or (signed-in customers) the id of one
+        of their saved addresses as `shipping_address_id`, copied into the order as it is
+        now. `email` may be left out by customers (their account's e-mail is used); guests
+        must send it.
+
         Refused, with nothing reserved or charged: unknown cart 404 `cart-not-found`; empty
-        cart 422 `cart-empty`; address fields missing 422 `validation-error`; a variant not
-        on sale 422 `variant-unavailable`; no shipping to the country 422
-        `shipping-not-available`; more than inventory can reserve right now 409
-        `insufficient-stock`. Carts unreachable: 503 with `Retry-After`."""
+        cart 422 `cart-empty`; address fields missing, or both or neither of
+        `shipping_address` and `shipping_address_id`, 422 `validation-error`; a guest
+        without `email`, a guest sending `shipping_address_id` (422 rather than 403:
+        guests may check out, only this field is not theirs to use), or an id that is not
+        one of the customer's addresses ("no such address", whether or not it exists) 422
+        `invalid-input` naming the field; a variant not on sale 422 `variant-unavailable`;
+        no shipping to the country 422 `shipping-not-available`; more than inventory can
+        reserve right now 409 `insufficient-stock`. Carts unreachable: 503
+        `cart-store-unavailable` with `Retry-After`; customer accounts not served by this
+        deployment (saved address, or e-mail left out): 503 `identity-unavailable` with
+        `Retry-After`."""
         customer_id: uuid.UUID | None = None
         if principal is not None:
             if principal.kind != "customer" or principal.customer_id is None:
@@ -138,13 +163,12 @@ def build_router(*, deps: OrderingDeps, queries: SqlOrderQueries) -> APIRouter:
             if ORDERS_WRITE not in principal.scopes:
                 raise forbidden({ORDERS_WRITE}, "The access token lacks a scope this operation needs.")
             customer_id = principal.customer_id
-        address = ShippingAddress(**body.shipping_address.model_dump())
         try:
             placed = await place_order(
                 PlaceOrder(
                     cart_id=body.cart_id,
                     email=body.email,
-                    address=address,
+                    address=_ship_to(body),
                     customer_id=customer_id,
                     checkout_reference=str(key.derive("order")),
                     attempt=key.attempt,

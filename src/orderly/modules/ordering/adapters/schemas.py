@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from orderly.modules.ordering.adapters.queries import HistoryItem, OrderSummary
 from orderly.modules.ordering.domain.address import FIELDS
@@ -47,13 +48,52 @@ class AddressIn(BaseModel):
 
 
 class CheckoutIn(BaseModel):
+    """Where the order goes is given exactly one way: ``shipping_address`` typed in, or
+    ``shipping_address_id`` naming a saved one."""
+
     model_config = ConfigDict(extra="forbid")
 
     cart_id: Annotated[SafeStr, StringConstraints(min_length=1, max_length=100)]
-    email: Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN)] = Field(
-        description="Where order updates go (guests and customers alike).", examples=["ada@example.com"]
+    email: Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN)] | None = Field(
+        default=None,
+        description="Where order updates go. Required for guests; a signed-in customer may leave it "
+        "out to use their account's e-mail.",
+        examples=["ada@example.com"],
     )
-    shipping_address: AddressIn
+    # Declared before ``shipping_address`` so that its validator sees both.
+    shipping_address_id: uuid.UUID | None = Field(
+        default=None,
+        description="Signed-in customers only, instead of `shipping_address`: one of their saved "
+        "addresses (`/v1/me/addresses`), copied into the order as it is now; later edits or its "
+        "removal do not change the order. It passes the same checks as a typed address (required "
+        "fields such as `postal_code`, a country shipped to), and a refusal names this field. An id "
+        "that is not one of the customer's addresses is 422 `no such address`, whether or not it "
+        "exists. A guest sending it is 422 too, not 403: guests may check out, it is only this "
+        "field that needs an account.",
+    )
+    shipping_address: AddressIn | None = Field(
+        default=None,
+        validate_default=True,
+        description="The address typed in at checkout. Send it or `shipping_address_id`, not both.",
+    )
+
+    @field_validator("shipping_address")
+    @classmethod
+    def _one_destination(cls, address: AddressIn | None, info: ValidationInfo) -> AddressIn | None:
+        """Both or neither is one 422 naming ``shipping_address``; an id that failed its own
+        validation has been reported already."""
+        if "shipping_address_id" not in info.data:
+            return address
+        saved = info.data["shipping_address_id"] is not None
+        if address is not None and saved:
+            raise PydanticCustomError(
+                "both_destinations", "send shipping_address or shipping_address_id, not both"
+            )
+        if address is None and not saved:
+            raise PydanticCustomError(
+                "missing_destination", "send shipping_address, or shipping_address_id for a saved address"
+            )
+        return address
 
 
 class LineOut(BaseModel):
