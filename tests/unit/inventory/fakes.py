@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from orderly.modules.inventory.application.ports import LockedStock
+from orderly.modules.inventory.application.ports import LockedStock, WarehouseLock
 from orderly.modules.inventory.domain.model import StockItem
 from orderly.modules.inventory.domain.reservation import Reservation
 from orderly.modules.inventory.domain.stock import Movement, SkuStock, StockLevel
@@ -80,8 +80,12 @@ class _Warehouses:
         self._uow.staged_warehouses[warehouse.code] = warehouse
         return True
 
-    async def get(self, code: str) -> Warehouse | None:
-        return self._uow.store.warehouses.get(code)
+    async def get(self, code: str, *, lock: WarehouseLock | None = None) -> Warehouse | None:
+        stored = self._uow.store.warehouses.get(code)
+        return copy.deepcopy(stored) if stored is not None else None
+
+    async def save(self, warehouse: Warehouse) -> None:
+        self._uow.staged_warehouses[warehouse.code] = warehouse
 
 
 class _Stock:
@@ -96,10 +100,22 @@ class _Stock:
         for sku in sorted(set(skus)):
             if sku not in store.skus:
                 continue
-            levels = [level for (s, _), level in store.levels.items() if s == sku]
+            # As the database joins them: a level shows its warehouse's current rank and flag.
+            levels = [
+                replace(
+                    level,
+                    priority=store.warehouses[code].priority,
+                    active=store.warehouses[code].active,
+                )
+                for (s, code), level in store.levels.items()
+                if s == sku
+            ]
             stocks[sku] = SkuStock(sku=sku, levels=levels, as_of=store.now)
             self._uow.track(stocks[sku])
         return LockedStock(as_of=store.now, stocks=stocks)
+
+    async def skus_in(self, warehouse: str) -> list[str]:
+        return sorted(sku for sku, code in self._uow.store.levels if code == warehouse)
 
     async def save(self, stocks: Iterable[SkuStock]) -> None:
         for stock in stocks:

@@ -1,16 +1,19 @@
-"""Property-based: any sequence of adjust/reserve/confirm/release/expire keeps stock consistent.
+"""Property-based: any sequence of adjust/reserve/confirm/release/expire and warehouse
+(de)activation keeps stock consistent.
 
 The machine plays the domain model the way the application does under its
 locks (one operation at a time on the current state), and after every step
 checks that on hand and reserved stay >= 0 with reserved <= on hand, that the
 movements add up to the levels, that reserved stock is exactly what active
-reservations hold, and that the last StockLevelChanged of each SKU states its
-totals.
+reservations hold, that the last StockLevelChanged of each SKU states its
+totals (also after a warehouse was switched off or on), and that a reservation
+draws only from warehouses active at the time.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import settings
@@ -42,6 +45,7 @@ class StockMachine(RuleBasedStateMachine):
         super().__init__()
         self.now = datetime(2026, 11, 27, tzinfo=UTC)
         self.stocks = {sku: SkuStock(sku=sku, levels=(), as_of=self.now) for sku in SKUS}
+        self.warehouses = {w.code: w for w in WAREHOUSES}
         self.reservations: dict[str, Reservation] = {}
         self.movements: list[Movement] = []
         self.last_event: dict[str, StockLevelChanged] = {}
@@ -62,15 +66,15 @@ class StockMachine(RuleBasedStateMachine):
 
     @rule(
         sku=st.sampled_from(SKUS),
-        warehouse=st.sampled_from(WAREHOUSES),
+        code=st.sampled_from([w.code for w in WAREHOUSES]),
         delta=st.integers(min_value=-30, max_value=60).filter(bool),
         reason=st.sampled_from(AdjustmentReason),
     )
-    def adjust(self, sku: str, warehouse: WarehouseRef, delta: int, reason: AdjustmentReason) -> None:
+    def adjust(self, sku: str, code: str, delta: int, reason: AdjustmentReason) -> None:
         stock = self.stocks[sku]
         before = stock.levels
         try:
-            stock.adjust(warehouse=warehouse, delta=delta, reason=reason)
+            stock.adjust(warehouse=self.warehouses[code], delta=delta, reason=reason)
         except DomainError:
             assert stock.levels == before, "a refused adjustment changes nothing"
         self._settle()
@@ -96,11 +100,20 @@ class StockMachine(RuleBasedStateMachine):
             now=self.now,
         )
         self.reservations[reservation.reference] = reservation
+        assert all(self.warehouses[a.warehouse].active for a in reservation.allocations)
         coverable = all(line.quantity <= available[line.sku] for line in lines)
         assert (reservation.status is ReservationStatus.ACTIVE) == coverable, "all or nothing"
         if not coverable:
             assert reservation.allocations == ()
             assert all(s.available < s.requested for s in reservation.shortfalls)
+        self._settle()
+
+    @rule(code=st.sampled_from([w.code for w in WAREHOUSES]), active=st.booleans())
+    def switch_warehouse(self, code: str, active: bool) -> None:
+        """What changing a warehouse does: every SKU with a level there is told, under its lock."""
+        self.warehouses[code] = replace(self.warehouses[code], active=active)
+        for stock in self.stocks.values():
+            stock.warehouse_changed(self.warehouses[code])
         self._settle()
 
     def _pick(self, data: st.DataObject) -> Reservation:

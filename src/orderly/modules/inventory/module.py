@@ -17,6 +17,7 @@ from orderly.modules.inventory.adapters.consumers import (
 )
 from orderly.modules.inventory.adapters.facade import SqlInventoryApi
 from orderly.modules.inventory.adapters.http import build_router
+from orderly.modules.inventory.adapters.http_warehouses import build_warehouse_router
 from orderly.modules.inventory.adapters.queries import SqlInventoryQueries
 from orderly.modules.inventory.adapters.repository import InventorySqlUnitOfWork, is_transient_db_error
 from orderly.modules.inventory.adapters.sweeper import ReservationSweeper
@@ -60,7 +61,10 @@ class InventoryModule:
         return self._facade
 
     def routers(self) -> Sequence[APIRouter]:
-        return [build_router(uow_factory=self.unit_of_work, retry=self.retry, queries=self.queries)]
+        return [
+            build_warehouse_router(uow_factory=self.unit_of_work, retry=self.retry, queries=self.queries),
+            build_router(uow_factory=self.unit_of_work, retry=self.retry, queries=self.queries),
+        ]
 
     def subscriptions(self) -> Sequence[Subscription]:
         return [

@@ -1,4 +1,4 @@
-"""The inventory's REST endpoints: warehouses, stock, adjustments, reservations.
+"""The inventory's REST endpoints: stock, adjustments, reservations (warehouses: http_warehouses).
 
 All of them are back-office: staff and services with ``inventory:read`` read,
 with ``inventory:write`` change stock and hold it. Shoppers never call these;
@@ -20,7 +20,6 @@ from orderly.modules.inventory.api import ReservationResult, ReservationStatusNa
 from orderly.modules.inventory.application.commands import (
     AdjustStock,
     ConfirmReservation,
-    CreateWarehouse,
     ReleaseReservation,
     ReserveStock,
 )
@@ -28,7 +27,6 @@ from orderly.modules.inventory.application.handlers import (
     UowFactory,
     adjust_stock,
     confirm_reservation,
-    create_warehouse,
     release_reservation,
     reserve_stock,
 )
@@ -44,7 +42,7 @@ from orderly.modules.inventory.domain.reservation import (
     Line,
 )
 from orderly.modules.inventory.domain.stock import MAX_ADJUSTMENT, AdjustmentReason
-from orderly.modules.inventory.domain.warehouse import CODE_PATTERN, MAX_PRIORITY
+from orderly.modules.inventory.domain.warehouse import CODE_PATTERN
 from orderly.platform.auth import requires
 from orderly.platform.http.pagination import decode_cursor, encode_cursor
 from orderly.platform.http.problems import problem_response, problem_responses, scope_problems
@@ -63,27 +61,6 @@ Reference = Annotated[str, StringConstraints(pattern=REFERENCE_PATTERN.pattern)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY)]
 ReferencePath = Annotated[str, Path(pattern=REFERENCE_PATTERN.pattern)]
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
-
-
-class WarehouseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    code: WarehouseCode = Field(examples=["AMS-1"], description="Upper-case, 1-32 characters; never changes.")
-    name: Annotated[SafeStr, StringConstraints(min_length=1, max_length=200)]
-    priority: Annotated[int, Field(strict=True, ge=0, le=MAX_PRIORITY)] = Field(
-        default=100, description="Allocation rank: 0 is drawn from before 1."
-    )
-    active: bool = Field(
-        default=True, description="Inactive warehouses keep their stock but are never allocated."
-    )
-
-
-class WarehouseOut(BaseModel):
-    code: str
-    name: str
-    priority: int
-    active: bool
-    created_at: datetime
 
 
 class AdjustmentIn(BaseModel):
@@ -210,42 +187,6 @@ def _reservation_out(result: ReservationResult) -> ReservationOut:
 
 def build_router(*, uow_factory: UowFactory, retry: RetryPolicy, queries: InventoryQueries) -> APIRouter:
     router = APIRouter()
-
-    @router.post(
-        "/v1/warehouses",
-        status_code=status.HTTP_201_CREATED,
-        summary="Create a warehouse",
-        response_model=WarehouseOut,
-        responses={**problem_responses(400, 409, 422), **scope_problems(INVENTORY_WRITE)},
-        dependencies=WRITER,
-        tags=["inventory"],
-    )
-    async def create(body: WarehouseIn, response: Response) -> WarehouseOut:
-        """Create a warehouse. Codes are unique (409 `duplicate-warehouse`)."""
-        warehouse = await create_warehouse(
-            CreateWarehouse(code=body.code, name=body.name, priority=body.priority, active=body.active),
-            uow=uow_factory(),
-        )
-        response.headers["Location"] = f"/v1/warehouses/{warehouse.code}"
-        return WarehouseOut(
-            code=warehouse.code,
-            name=warehouse.name,
-            priority=warehouse.priority,
-            active=warehouse.active,
-            created_at=warehouse.created_at,
-        )
-
-    @router.get(
-        "/v1/warehouses",
-        response_model=list[WarehouseOut],
-        summary="List warehouses",
-        responses=scope_problems(INVENTORY_READ),
-        dependencies=READER,
-        tags=["inventory"],
-    )
-    async def list_warehouses() -> list[WarehouseOut]:
-        """Every warehouse, in allocation order (priority, then code)."""
-        return [WarehouseOut(**asdict(w)) for w in await queries.warehouses()]
 
     @router.post(
         "/v1/inventory/adjustments",

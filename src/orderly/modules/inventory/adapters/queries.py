@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import String, any_, bindparam, case, func, select
+from sqlalchemy import Row, String, any_, bindparam, case, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,7 +33,8 @@ from orderly.modules.inventory.application.queries import (
     WarehouseView,
 )
 
-# Only active warehouses' unreserved stock can be reserved, so only it is "available".
+# Only active warehouses' unreserved stock can be reserved, so only it is "available":
+# the rule of the domain's totals_of (StockLevelChanged) and of the allocation policy.
 _AVAILABLE = case((warehouses.c.active, stock_levels.c.on_hand - stock_levels.c.reserved), else_=0)
 
 
@@ -43,12 +45,12 @@ class SqlInventoryQueries:
     async def warehouses(self) -> list[WarehouseView]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(select(warehouses).order_by(warehouses.c.priority, warehouses.c.code))
-            return [
-                WarehouseView(
-                    code=r.code, name=r.name, priority=r.priority, active=r.active, created_at=r.created_at
-                )
-                for r in rows
-            ]
+            return [_warehouse_view(r) for r in rows]
+
+    async def warehouse(self, code: str) -> WarehouseView | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(warehouses).where(warehouses.c.code == code))).one_or_none()
+        return _warehouse_view(row) if row is not None else None
 
     async def stock(self, sku: str) -> StockView | None:
         query = (
@@ -188,3 +190,14 @@ class SqlInventoryQueries:
                 r.sku: Availability(sku=r.sku, on_hand=r.on_hand, reserved=r.reserved, available=r.available)
                 for r in rows
             }
+
+
+def _warehouse_view(row: Row[Any]) -> WarehouseView:
+    return WarehouseView(
+        code=row.code,
+        name=row.name,
+        priority=row.priority,
+        active=row.active,
+        created_at=row.created_at,
+        version=row.version,
+    )

@@ -30,11 +30,12 @@ from orderly.modules.inventory.adapters.tables import (
     stock_movements,
     warehouses,
 )
-from orderly.modules.inventory.application.ports import LockedStock
+from orderly.modules.inventory.application.ports import LockedStock, WarehouseLock
 from orderly.modules.inventory.domain.model import StockItem
 from orderly.modules.inventory.domain.stock import Movement, SkuStock, StockInvariantViolated, StockLevel
 from orderly.modules.inventory.domain.warehouse import Warehouse
 from orderly.platform.uow import SqlUnitOfWork
+from orderly.shared_kernel.errors import ConcurrencyConflict
 
 # PostgreSQL reports a lost race with these SQLSTATEs; the whole transaction may be retried.
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
@@ -75,6 +76,7 @@ class SqlStockItemRepository:
 class SqlWarehouseRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        self._loaded_versions: dict[str, int] = {}
 
     async def add(self, warehouse: Warehouse) -> bool:
         inserted = await self._connection.scalar(
@@ -85,21 +87,53 @@ class SqlWarehouseRepository:
                 priority=warehouse.priority,
                 active=warehouse.active,
                 created_at=warehouse.created_at,
+                version=warehouse.version,
             )
             .on_conflict_do_nothing(index_elements=[warehouses.c.code])
             .returning(warehouses.c.code)
         )
         return inserted is not None
 
-    async def get(self, code: str) -> Warehouse | None:
-        row = (
-            await self._connection.execute(select(warehouses).where(warehouses.c.code == code))
-        ).one_or_none()
+    async def get(self, code: str, *, lock: WarehouseLock | None = None) -> Warehouse | None:
+        query = select(warehouses).where(warehouses.c.code == code)
+        if lock == "share":
+            query = query.with_for_update(read=True)
+        elif lock == "update":
+            # NO KEY UPDATE, not UPDATE: the foreign key check of a stock level
+            # inserted into this warehouse takes KEY SHARE on the row, and must not
+            # wait for this lock while its transaction holds a SKU lock we want.
+            query = query.with_for_update(key_share=True)
+        row = (await self._connection.execute(query)).one_or_none()
         if row is None:
             return None
+        self._loaded_versions[row.code] = row.version
         return Warehouse(
-            code=row.code, name=row.name, priority=row.priority, active=row.active, created_at=row.created_at
+            code=row.code,
+            name=row.name,
+            priority=row.priority,
+            active=row.active,
+            created_at=row.created_at,
+            version=row.version,
         )
+
+    async def save(self, warehouse: Warehouse) -> None:
+        loaded = self._loaded_versions[warehouse.code]
+        updated = await self._connection.scalar(
+            update(warehouses)
+            .where(warehouses.c.code == warehouse.code, warehouses.c.version == loaded)
+            .values(
+                name=warehouse.name,
+                priority=warehouse.priority,
+                active=warehouse.active,
+                version=warehouse.version,
+            )
+            .returning(warehouses.c.version)
+        )
+        if updated is None:
+            # The row is held FOR NO KEY UPDATE since get(): only a writer that
+            # skipped the lock gets here; refuse rather than overwrite it.
+            raise ConcurrencyConflict(f"warehouse '{warehouse.code}' changed underneath its lock")
+        self._loaded_versions[warehouse.code] = warehouse.version
 
 
 class SqlStockRepository:
@@ -159,6 +193,15 @@ class SqlStockRepository:
         for stock in stocks.values():
             self._uow.track(stock)
         return LockedStock(as_of=as_of, stocks=stocks)
+
+    async def skus_in(self, warehouse: str) -> list[str]:
+        return list(
+            await self._connection.scalars(
+                select(stock_levels.c.sku)
+                .where(stock_levels.c.warehouse_code == warehouse)
+                .order_by(stock_levels.c.sku)
+            )
+        )
 
     async def save(self, stocks: Iterable[SkuStock]) -> None:
         changes = [(stock, stock.take_changes()) for stock in stocks]

@@ -50,6 +50,9 @@ warehouses = Table(
     Column("priority", Integer, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Grows with every change (the HTTP ETag). The default serves rows written
+    # before inventory_0003 and any process still running the release before it.
+    Column("version", Integer, nullable=False, server_default=text("1")),
     CheckConstraint("priority BETWEEN 0 AND 10000", name="priority_range"),
 )
 

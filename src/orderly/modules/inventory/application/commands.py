@@ -18,6 +18,20 @@ class CreateWarehouse:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ChangeWarehouse:
+    """Change some fields of a warehouse (None keeps one).
+
+    ``expected_version`` is the version the caller last saw (None: whatever is current).
+    """
+
+    code: str
+    expected_version: int | None
+    name: str | None = None
+    priority: int | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class AdjustStock:
     sku: str
     warehouse: str

@@ -5,8 +5,10 @@ retry policy, that takes its locks in one global order (docs/adr/0010):
 
 1. the reservation: an advisory lock on a new reference, or the row of an
    existing reservation (``FOR UPDATE``, ``SKIP LOCKED`` in the sweep);
-2. the SKUs, sorted (``stock_items ... ORDER BY sku FOR UPDATE``);
-3. then the levels are read and written, under those locks.
+2. warehouse rows, where needed: ``FOR SHARE`` by whoever may create a stock
+   level there (adjustments), ``FOR NO KEY UPDATE`` to change the warehouse;
+3. the SKUs, sorted (``stock_items ... ORDER BY sku FOR UPDATE``);
+4. then the levels are read and written, under those locks.
 
 No transaction waits for an earlier step while holding a later one, so
 they cannot deadlock one another.
@@ -21,6 +23,7 @@ from datetime import datetime
 
 from orderly.modules.inventory.application.commands import (
     AdjustStock,
+    ChangeWarehouse,
     ConfirmReservation,
     CreateWarehouse,
     ExpireDueReservations,
@@ -35,6 +38,7 @@ from orderly.modules.inventory.domain.errors import (
     ReservationNotFound,
     UnknownSku,
     UnknownWarehouse,
+    WarehouseNotFound,
 )
 from orderly.modules.inventory.domain.model import StockItem
 from orderly.modules.inventory.domain.reservation import Reservation, ReservationStatus, validate_request
@@ -65,6 +69,48 @@ async def create_warehouse(command: CreateWarehouse, *, uow: InventoryUnitOfWork
     return warehouse
 
 
+async def change_warehouse(
+    command: ChangeWarehouse, *, uow_factory: UowFactory, retry: RetryPolicy
+) -> Warehouse:
+    """Rename, re-rank, or (de)activate a warehouse, if it is still at the version the caller saw.
+
+    (De)activating changes which stock is available, so it also restates the
+    totals of every SKU with stock there (``StockLevelChanged``, in this
+    transaction). It must not race with a reservation: once the deactivation
+    has committed, no reservation may allocate from the warehouse. Reservations
+    read ``warehouses.active`` in the statement that loads their levels, after
+    their SKU locks are granted. So this takes, after the warehouse row, the
+    lock of every SKU with a level in the warehouse: a reservation holding one
+    of them commits before the flag can change, and one that locks the SKU
+    later waits for this commit and reads the new flag. A new level cannot
+    slip past the list of SKUs: adjustments (the only writes that create
+    levels) hold the warehouse ``FOR SHARE``, which this ``FOR NO KEY UPDATE``
+    waits for, so their levels are committed before the list is read.
+
+    The cost is on this rare staff operation, not on the hot path: reservations
+    take no warehouse lock at all (docs/adr/0010).
+    """
+
+    async def attempt() -> Warehouse:
+        async with uow_factory() as uow:
+            warehouse = await uow.warehouses.get(command.code, lock="update")
+            if warehouse is None:
+                raise WarehouseNotFound(command.code)
+            warehouse.ensure_version(command.expected_version)
+            was_active = warehouse.active
+            if not warehouse.change(name=command.name, priority=command.priority, active=command.active):
+                return warehouse
+            if warehouse.active != was_active:
+                locked = await uow.stock.lock(await uow.stock.skus_in(warehouse.code))
+                for stock in locked.stocks.values():
+                    stock.warehouse_changed(warehouse.ref())
+            await uow.warehouses.save(warehouse)
+            await uow.commit()
+            return warehouse
+
+    return await retry.run(attempt, name="change_warehouse")
+
+
 @dataclass(frozen=True)
 class Adjusted:
     movement: Movement
@@ -74,7 +120,9 @@ class Adjusted:
 async def adjust_stock(command: AdjustStock, *, uow_factory: UowFactory, retry: RetryPolicy) -> Adjusted:
     async def attempt() -> Adjusted:
         async with uow_factory() as uow:
-            warehouse = await uow.warehouses.get(command.warehouse)
+            # FOR SHARE: the warehouse cannot be (de)activated until this commits,
+            # so a level created here is one the (de)activation will see.
+            warehouse = await uow.warehouses.get(command.warehouse, lock="share")
             if warehouse is None:
                 raise UnknownWarehouse(command.warehouse)
             stock = _require(await uow.stock.lock([command.sku]), [command.sku], field="sku")[command.sku]
@@ -224,15 +272,18 @@ async def restock_cancelled_order(
     wanted = {sku: quantity for sku, quantity in lines if quantity > 0}
     if not wanted:
         return 0
+    # Warehouses before SKUs (the lock order), held as an adjustment holds them.
+    warehouses: dict[str, Warehouse] = {}
+    for code in sorted({a.warehouse for a in reservation.allocations if a.sku in wanted}):
+        if (warehouse := await uow.warehouses.get(code, lock="share")) is not None:
+            warehouses[code] = warehouse
     stocks = (await uow.stock.lock(sorted(wanted))).stocks
     restocked = 0
     for allocation in reservation.allocations:
         left = wanted.get(allocation.sku, 0)
         stock = stocks.get(allocation.sku)
-        if left <= 0 or stock is None:
-            continue
-        warehouse = await uow.warehouses.get(allocation.warehouse)
-        if warehouse is None:
+        warehouse = warehouses.get(allocation.warehouse)
+        if left <= 0 or stock is None or warehouse is None:
             continue
         quantity = min(left, allocation.quantity)
         stock.adjust(warehouse=warehouse.ref(), delta=quantity, reason=AdjustmentReason.RETURNED, note=note)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Literal, Protocol, Self
 
 from orderly.modules.inventory.domain.model import StockItem
 from orderly.modules.inventory.domain.reservation import Reservation
@@ -20,12 +20,22 @@ class StockItemRepository(Protocol):
     async def existing(self, skus: list[str]) -> set[str]: ...
 
 
+WarehouseLock = Literal["share", "update"]
+"""``share``: the warehouse may not change until the transaction ends (taken by whoever
+may create a stock level there); ``update``: to change it. Both are taken before any
+SKU lock (docs/adr/0010)."""
+
+
 class WarehouseRepository(Protocol):
     async def add(self, warehouse: Warehouse) -> bool:
         """Insert; False (and nothing written) if the code is taken."""
         ...
 
-    async def get(self, code: str) -> Warehouse | None: ...
+    async def get(self, code: str, *, lock: WarehouseLock | None = None) -> Warehouse | None: ...
+
+    async def save(self, warehouse: Warehouse) -> None:
+        """Write the changed fields of a warehouse loaded with ``lock="update"``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,10 @@ class StockRepository(Protocol):
 
     async def save(self, stocks: Iterable[SkuStock]) -> None:
         """Write the changed levels and append their movements."""
+        ...
+
+    async def skus_in(self, warehouse: str) -> list[str]:
+        """The SKUs that have a stock level in the warehouse (any quantity), sorted."""
         ...
 
 

@@ -18,6 +18,7 @@ class WarehouseView:
     priority: int
     active: bool
     created_at: datetime
+    version: int
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class MovementPage:
 
 class InventoryQueries(Protocol):
     async def warehouses(self) -> list[WarehouseView]: ...
+
+    async def warehouse(self, code: str) -> WarehouseView | None: ...
 
     async def stock(self, sku: str) -> StockView | None: ...
 

@@ -27,6 +27,27 @@ class UnknownWarehouse(InvalidInput):
         super().__init__(f"no warehouse with code '{warehouse}'", warehouse=warehouse, field=field)
 
 
+class WarehouseNotFound(NotFound):
+    code = "warehouse-not-found"
+
+    def __init__(self, warehouse: str) -> None:
+        super().__init__(f"no warehouse with code '{warehouse}'", warehouse=warehouse)
+
+
+class StaleWarehouseVersion(ConcurrencyConflict):
+    """The caller changed an older version of the warehouse than the current one (HTTP: 412)."""
+
+    code = "stale-version"
+
+    def __init__(self, warehouse: str, *, expected: int, current: int) -> None:
+        super().__init__(
+            f"warehouse '{warehouse}' is at version {current}, the request was based on version {expected}",
+            warehouse=warehouse,
+            current_version=current,
+        )
+        self.current = current
+
+
 class DuplicateWarehouse(Conflict):
     code = "duplicate-warehouse"
 

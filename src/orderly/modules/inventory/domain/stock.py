@@ -216,6 +216,20 @@ class SkuStock(AggregateRoot):
                 reference=reference,
             )
 
+    def warehouse_changed(self, warehouse: WarehouseRef) -> None:
+        """The warehouse was (de)activated or re-ranked: this SKU's level there follows.
+
+        No unit moves, so no movement is recorded; but whether the units on
+        hand there count as available may have changed, so the totals are
+        announced again whenever the SKU has stock in that warehouse.
+        """
+        level = self._levels.get(warehouse.code)
+        if level is None:
+            return
+        self._levels[warehouse.code] = replace(level, priority=warehouse.priority, active=warehouse.active)
+        if level.on_hand > 0 and level.active != warehouse.active:
+            self._unannounced = True
+
     def take_changes(self) -> StockChanges:
         """What changed since loading (or since the last call), for the repository to write."""
         changes = StockChanges(
