@@ -142,6 +142,8 @@ POLICIES: dict[tuple[str, str], Policy] = {
     # inventory
     ("POST", "/v1/warehouses"): Staff("inventory:write"),
     ("GET", "/v1/warehouses"): Staff("inventory:read"),
+    ("GET", "/v1/warehouses/{code}"): Staff("inventory:read"),
+    ("PATCH", "/v1/warehouses/{code}"): Staff("inventory:write"),
     ("POST", "/v1/inventory/adjustments"): Staff("inventory:write"),
     ("GET", "/v1/inventory/{sku}"): Staff("inventory:read"),
     ("GET", "/v1/inventory/{sku}/movements"): Staff("inventory:read"),
@@ -188,6 +190,7 @@ PATH_VALUES = {
     "shipment_id": str(uuid.uuid4()),
     "slug": "no-such-product",
     "sku": "NO-SUCH-SKU",
+    "code": "NO-SUCH-WAREHOUSE",
     "reference": "no-such-reservation",
     "cart_id": "N" * 32,
 }
@@ -405,6 +408,8 @@ class TestRolesReachTheirRoutes:
             ("catalog_manager", "GET", "/v1/admin/products", True),
             ("catalog_manager", "GET", "/v1/warehouses", True),
             ("catalog_manager", "POST", "/v1/inventory/adjustments", False),
+            ("catalog_manager", "PATCH", "/v1/warehouses/{code}", False),
+            ("inventory_manager", "PATCH", "/v1/warehouses/{code}", True),
             ("inventory_manager", "POST", "/v1/reservations", True),
             ("inventory_manager", "POST", "/v1/admin/products", False),
             ("support", "GET", "/v1/payments/{payment_id}", True),
@@ -474,7 +479,7 @@ class TestOpenApiDeclaresIt:
                 description = operations[method, path]["responses"]["403"]["description"]
                 assert f"`{policy.scope}`" in description, (method, path, description)
                 checked += 1
-        assert checked == 21
+        assert checked == 23
 
     async def test_storefront_reads_ask_for_no_token(
         self, operations: dict[tuple[str, str], dict[str, Any]]
