@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, Uuid, func
+from sqlalchemy import Column, DateTime, Index, MetaData, PrimaryKeyConstraint, String, Table, Uuid, func
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from orderly.platform import context
@@ -22,7 +22,8 @@ U = TypeVar("U", bound=SqlUnitOfWork)
 
 
 def inbox_table(metadata: MetaData) -> Table:
-    return Table(
+    """The inbox of one module, created inside that module's schema."""
+    table = Table(
         "inbox",
         metadata,
         Column("consumer", String(200), nullable=False),
@@ -30,6 +31,10 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("consumer", "message_id"),
     )
+    # Retention deletes the oldest rows first (platform.retention); without
+    # it every batch would scan the whole table.
+    Index("ix_inbox_processed_at", table.c.processed_at)
+    return table
 
 
 def is_inbox_duplicate(exc: BaseException) -> bool:
