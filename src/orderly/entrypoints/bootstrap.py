@@ -18,6 +18,7 @@ from orderly.platform.messaging.rabbitmq import RabbitMQBus
 from orderly.platform.modules import Module, ModuleContext
 from orderly.platform.outbox import OutboxRelay
 from orderly.platform.redis import create_redis
+from orderly.platform.retention import RetentionConfig, RetentionPruner
 from orderly.platform.settings import Settings
 
 log = structlog.get_logger(module="bootstrap")
@@ -64,10 +65,19 @@ class Container:
     async def start_consumers(self) -> None:
         await self.bus.consume(self.subscriptions())
 
+    def retention(self) -> RetentionPruner:
+        return RetentionPruner(
+            self.engine,
+            [registry.MODULES[module.name].metadata for module in self.modules],
+            RetentionConfig.from_settings(self.settings),
+        )
+
     def start_background_tasks(self) -> None:
         for module in self.modules:
             for task in module.background_tasks():
                 self._tasks.append(asyncio.create_task(task(self._stop)))
+        # The platform's housekeeping runs beside the modules' own sweeps.
+        self._tasks.append(asyncio.create_task(self.retention().run(self._stop)))
 
     def start_relay(self) -> OutboxRelay:
         relay = self.relay()

@@ -1,4 +1,4 @@
-"""The ``orderly`` command: serve, migrate, relay, worker."""
+"""The ``orderly`` command: serve, migrate, relay, worker, prune."""
 
 from __future__ import annotations
 
@@ -221,6 +221,43 @@ def worker(modules: str | None) -> None:
             await container.close()
 
     _run_until_signal(run)
+
+
+@main.command()
+@modules_option
+def prune(modules: str | None) -> None:
+    """Delete published outbox rows and inbox rows past their retention, one pass (for cron).
+
+    Prints the rows deleted per module and table as JSON. The worker (or serve
+    with the in-process bus) already prunes every ORDERLY_RETENTION_INTERVAL_S.
+    """
+    import json
+
+    from orderly.entrypoints import registry
+    from orderly.platform.db import create_engine
+    from orderly.platform.retention import RetentionConfig, RetentionPruner
+
+    settings = _settings()
+    try:
+        module_classes = registry.resolve(_modules(modules))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    engine = create_engine(settings, _database_url(settings), pool_size=1)
+    pruner = RetentionPruner(
+        engine, [m.metadata for m in module_classes], RetentionConfig.from_settings(settings)
+    )
+
+    async def run() -> None:
+        try:
+            report = await pruner.prune_once()
+        finally:
+            await engine.dispose()
+        click.echo(json.dumps({module: pruned.deleted for module, pruned in report.items()}))
+        busy = [module for module, pruned in report.items() if pruned.busy]
+        if busy:
+            click.echo(f"another process was pruning {', '.join(busy)}; left to it", err=True)
+
+    asyncio.run(run())
 
 
 @main.command("payment-sim")

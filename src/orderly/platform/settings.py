@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orderly.shared_kernel.money import is_currency
@@ -42,6 +42,39 @@ class Settings(BaseSettings):
     consumer_prefetch: int = Field(default=32, ge=1, le=10_000)
     exchange_name: str = "orderly.events"
     queue_prefix: str = "orderly"
+
+    # Retention of delivered messages (docs/adr/0008, docs/runbooks/message-retention.md).
+    outbox_retention_s: int = Field(
+        default=7 * 86_400,
+        ge=1,
+        description="Published outbox rows this old are deleted; an unpublished row never is, whatever"
+        " its age. The relay never reads a published row again: they are kept only to look into.",
+    )
+    inbox_retention_s: int = Field(
+        default=14 * 86_400,
+        ge=86_400,
+        description="Inbox rows (the messages a consumer has applied) this old are deleted, after which"
+        " a copy of the message would be applied again. Keep it longer than any copy can wait before it"
+        " is delivered (a dead letter replayed from its .dlq queue), and at least outbox_retention_s:"
+        " a published outbox row can be marked unpublished to send it again, and every consumer that"
+        " applied it must still recognise it. At least one day.",
+    )
+    retention_interval_s: float = Field(
+        default=600,
+        gt=0,
+        le=86_400,
+        description="Time between pruning passes (each process adds up to 20% either way, so replicas"
+        " drift apart).",
+    )
+    retention_batch_size: int = Field(
+        default=1000, ge=1, le=10_000, description="Rows one DELETE removes, in a transaction of its own."
+    )
+    retention_max_batches: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Batches per table per pass; a larger backlog drains over several passes.",
+    )
 
     # Observability (docs/observability.md).
     metrics_port: int | None = Field(
@@ -268,6 +301,17 @@ class Settings(BaseSettings):
     def _iso_currency(cls, value: str) -> str:
         if not is_currency(value):
             raise ValueError("must be an ISO 4217 currency code such as EUR")
+        return value
+
+    @field_validator("inbox_retention_s")
+    @classmethod
+    def _inbox_outlives_outbox(cls, value: int, info: ValidationInfo) -> int:
+        outbox = info.data.get("outbox_retention_s")
+        if outbox is not None and value < outbox:
+            raise ValueError(
+                f"must be at least ORDERLY_OUTBOX_RETENTION_S ({outbox}): a published outbox row can be"
+                " sent again, and its consumers must still recognise it"
+            )
         return value
 
     @field_validator("broker_url")

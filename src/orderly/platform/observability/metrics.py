@@ -84,6 +84,18 @@ INBOX_DUPLICATES = Counter(
     ("consumer",),
 )
 
+RETENTION_PRUNED = Counter(
+    "orderly_retention_pruned",
+    "Rows the retention pruner deleted, per module and table (outbox: published rows past their"
+    " retention; inbox: applied-message records past theirs).",
+    ("module", "table"),
+)
+RETENTION_ERRORS = Counter(
+    "orderly_retention_errors",
+    "Pruning passes over one module that failed; the next pass tries again.",
+    ("module",),
+)
+
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 # Requests no route matched (404s on unknown paths, probes for files that
