@@ -82,3 +82,33 @@ def test_the_branch_matches_the_tables_and_round_trips(scratch_url: str) -> None
 
     migrations.upgrade(scratch_url, "inventory@head")
     assert asyncio.run(_diff(scratch_url)) == []
+
+
+async def _run(url: str, *statements: str) -> list[Any]:
+    engine = create_async_engine(async_url(url))
+    try:
+        async with engine.begin() as conn:
+            results = [await conn.execute(text(sql)) for sql in statements]
+            return [r.all() if r.returns_rows else None for r in results]
+    finally:
+        await engine.dispose()
+
+
+def test_warehouses_written_before_versions_existed_start_at_version_1(scratch_url: str) -> None:
+    migrations.upgrade(scratch_url, "inventory@inventory_0002")
+    insert = (
+        "INSERT INTO inventory.warehouses (code, name, priority, active, created_at) "
+        "VALUES ('{code}', 'W', 0, true, now())"
+    )
+    asyncio.run(_run(scratch_url, insert.format(code="OLD")))
+
+    migrations.upgrade(scratch_url, "inventory@head")
+    # A process still on the previous release inserts without the column.
+    (_, rows) = asyncio.run(
+        _run(
+            scratch_url,
+            insert.format(code="ROLLOUT"),
+            "SELECT code, version FROM inventory.warehouses ORDER BY code",
+        )
+    )
+    assert [tuple(r) for r in rows] == [("OLD", 1), ("ROLLOUT", 1)]
