@@ -34,7 +34,8 @@ class StockLevelChanged(IntegrationEvent):
 
     ``available`` is what can still be reserved: the unreserved stock of active
     warehouses. Published once per SKU by every transaction that changes its
-    levels, in that transaction.
+    levels, in that transaction, and by the (de)activation of a warehouse for
+    each SKU with stock there.
     """
 
     event_type: ClassVar[str] = "inventory.stock_level_changed.v1"
