@@ -10,7 +10,6 @@ what it creates is published unless the body says ``draft``, and it needs
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -58,7 +57,8 @@ from orderly.modules.catalog.application.queries import ProductQueries
 from orderly.modules.catalog.domain.errors import CategoryNotFound, ProductNotFound, StaleVersion
 from orderly.modules.catalog.domain.product import ProductStatus
 from orderly.platform.auth import requires
-from orderly.platform.http.problems import problem_response, problem_responses, scope_problems
+from orderly.platform.http.preconditions import PreconditionProblem, etag, expected_version, stale
+from orderly.platform.http.problems import problem_responses, scope_problems
 
 JSON = "application/json"
 CATALOG_READ = "catalog:read"
@@ -67,7 +67,6 @@ CATALOG_WRITE = "catalog:write"
 # security requirement). A missing or bad token is 401, a missing scope 403.
 READER = (Depends(requires(CATALOG_READ)),)
 WRITER = (Depends(requires(CATALOG_WRITE)),)
-_STRONG_ETAG = re.compile(r'^"([0-9]{1,9})"$')
 
 IfMatch = Annotated[
     str | None,
@@ -77,50 +76,6 @@ IfMatch = Annotated[
         description='The product\'s `ETag` as last read (`"7"`), or `*`. A stale version answers 412.',
     ),
 ]
-
-
-class _PreconditionProblem(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
-def _expected_version(if_match: str | None, *, required: bool) -> int | None:
-    """The version an ``If-Match`` names; None for ``*`` (or when absent and optional)."""
-    if if_match is None:
-        if required:
-            raise _PreconditionProblem(
-                problem_response(
-                    428,
-                    "precondition-required",
-                    "Precondition required",
-                    detail='Send If-Match with the product\'s ETag (e.g. If-Match: "3") so a concurrent '
-                    "change is not overwritten.",
-                )
-            )
-        return None
-    value = if_match.strip()
-    if value == "*":
-        return None
-    if match := _STRONG_ETAG.fullmatch(value):
-        return int(match.group(1))
-    if value.startswith("W/"):
-        # If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches.
-        raise _PreconditionProblem(_stale("a weak ETag never matches If-Match"))
-    raise _PreconditionProblem(
-        problem_response(
-            400, "bad-request", "Bad request", detail='If-Match must be one ETag as issued ("3") or *.'
-        )
-    )
-
-
-def _stale(detail: str, *, current_version: int | None = None) -> Response:
-    return problem_response(
-        412, "precondition-failed", "Precondition failed", detail=detail, current_version=current_version
-    )
-
-
-def _etag(version: int) -> str:
-    return f'"{version}"'
 
 
 def _create_command(body: ProductIn, *, publish_by_default: bool) -> CreateProduct:
@@ -156,7 +111,7 @@ def build_admin_router(
             product_json(view, staff=staff),
             status_code=status_code,
             media_type=JSON,
-            headers={"ETag": _etag(view.version)},
+            headers={"ETag": etag(view.version)},
         )
 
     async def conditional(
@@ -167,11 +122,11 @@ def build_admin_router(
         change: Callable[[int | None], Awaitable[int]],
     ) -> Response:
         try:
-            await change(_expected_version(if_match, required=required))
-        except _PreconditionProblem as problem:
+            await change(expected_version(if_match, required=required, resource="product"))
+        except PreconditionProblem as problem:
             return problem.response
         except StaleVersion as exc:
-            return _stale(exc.message, current_version=exc.current)
+            return stale(exc.message, current_version=exc.current)
         await invalidation.product_changed(product_id)
         return await product_response(product_id)
 

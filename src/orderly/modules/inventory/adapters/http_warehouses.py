@@ -7,7 +7,6 @@ the ``ETag``, ``If-Match`` is required (428 without it), and a stale one is
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -27,10 +26,9 @@ from orderly.modules.inventory.application.queries import InventoryQueries, Ware
 from orderly.modules.inventory.application.retry import RetryPolicy
 from orderly.modules.inventory.domain.errors import StaleWarehouseVersion, WarehouseNotFound
 from orderly.modules.inventory.domain.warehouse import CODE_PATTERN, MAX_NAME, MAX_PRIORITY, Warehouse
-from orderly.platform.http.problems import problem_response, problem_responses, scope_problems
+from orderly.platform.http.preconditions import PreconditionProblem, etag, expected_version, stale
+from orderly.platform.http.problems import problem_responses, scope_problems
 from orderly.platform.http.types import SafeStr
-
-_STRONG_ETAG = re.compile(r'^"([0-9]{1,9})"$')
 
 CodePath = Annotated[str, Path(pattern=CODE_PATTERN.pattern)]
 Name = Annotated[SafeStr, StringConstraints(min_length=1, max_length=MAX_NAME)]
@@ -105,48 +103,6 @@ def _out(warehouse: WarehouseView | Warehouse) -> WarehouseOut:
     )
 
 
-class _PreconditionProblem(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
-def _expected_version(if_match: str | None) -> int | None:
-    """The version an ``If-Match`` names; None for ``*``."""
-    if if_match is None:
-        raise _PreconditionProblem(
-            problem_response(
-                428,
-                "precondition-required",
-                "Precondition required",
-                detail='Send If-Match with the warehouse\'s ETag (e.g. If-Match: "3") so a concurrent '
-                "change is not overwritten.",
-            )
-        )
-    value = if_match.strip()
-    if value == "*":
-        return None
-    if match := _STRONG_ETAG.fullmatch(value):
-        return int(match.group(1))
-    if value.startswith("W/"):
-        # If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches.
-        raise _PreconditionProblem(_stale("a weak ETag never matches If-Match"))
-    raise _PreconditionProblem(
-        problem_response(
-            400, "bad-request", "Bad request", detail='If-Match must be one ETag as issued ("3") or *.'
-        )
-    )
-
-
-def _stale(detail: str, *, current_version: int | None = None) -> Response:
-    return problem_response(
-        412, "precondition-failed", "Precondition failed", detail=detail, current_version=current_version
-    )
-
-
-def _with_etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = f'"{version}"'
-
-
 def build_warehouse_router(
     *, uow_factory: UowFactory, retry: RetryPolicy, queries: InventoryQueries
 ) -> APIRouter:
@@ -167,7 +123,7 @@ def build_warehouse_router(
             uow=uow_factory(),
         )
         response.headers["Location"] = f"/v1/warehouses/{warehouse.code}"
-        _with_etag(response, warehouse.version)
+        response.headers["ETag"] = etag(warehouse.version)
         return _out(warehouse)
 
     @router.get(
@@ -193,7 +149,7 @@ def build_warehouse_router(
         view = await queries.warehouse(code)
         if view is None:
             raise WarehouseNotFound(code)
-        _with_etag(response, view.version)
+        response.headers["ETag"] = etag(view.version)
         return _out(view)
 
     @router.patch(
@@ -218,7 +174,7 @@ def build_warehouse_router(
         holding stock there stay valid and can be confirmed or released, and stock
         can still be adjusted there (a stock count). Reactivating reverses it."""
         try:
-            expected = _expected_version(if_match)
+            expected = expected_version(if_match, required=True, resource="warehouse")
             warehouse = await change_warehouse(
                 ChangeWarehouse(
                     code=code,
@@ -230,11 +186,11 @@ def build_warehouse_router(
                 uow_factory=uow_factory,
                 retry=retry,
             )
-        except _PreconditionProblem as problem:
+        except PreconditionProblem as problem:
             return problem.response
         except StaleWarehouseVersion as exc:
-            return _stale(exc.message, current_version=exc.current)
-        _with_etag(response, warehouse.version)
+            return stale(exc.message, current_version=exc.current)
+        response.headers["ETag"] = etag(warehouse.version)
         return _out(warehouse)
 
     return router
