@@ -28,6 +28,8 @@ from orderly.platform.settings import Settings
 
 REALM = "orderly"
 _STATE_KEY = "orderly_token_verifier"
+# Where a request's verified token is kept in its ASGI scope.
+_VERIFIED_KEY = "orderly.verified_token"
 # RFC 6750 §2.1: "Bearer" 1*SP b64token, the scheme case-insensitive.
 _BEARER = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*) *$")
 
@@ -132,13 +134,35 @@ def forbidden(needed: Iterable[str], description: str) -> HTTPException:
     )
 
 
+async def verified_principal(request: Request, token: str) -> Principal:
+    """``token``'s principal, verified once per request however many layers ask.
+
+    The rate limiter and the idempotency layer need the caller before routing,
+    the route's ``requires`` after it; the outcome (a principal, or the token's
+    rejection) is kept in the request's scope for the next one to ask.
+    """
+    state = request.scope.setdefault("state", {})
+    known = state.get(_VERIFIED_KEY)
+    if isinstance(known, tuple) and known[0] == token:
+        outcome: Principal | InvalidToken = known[1]
+    else:
+        try:
+            outcome = await verifier_for(request.app).verify(token)
+        except InvalidToken as exc:
+            outcome = exc
+        state[_VERIFIED_KEY] = (token, outcome)
+    if isinstance(outcome, InvalidToken):
+        raise outcome
+    return outcome
+
+
 async def authenticate(request: Request) -> Principal:
     """Verify the request's bearer token (no scope check)."""
     try:
         token = bearer_token(request.headers.getlist("authorization"))
         if token is None:
             raise unauthorized()
-        return await verifier_for(request.app).verify(token)
+        return await verified_principal(request, token)
     except InvalidToken as exc:
         raise unauthorized(exc.reason) from None
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 
-from orderly.platform.auth.dependencies import bearer_token, verifier_for
+from orderly.platform.auth.dependencies import bearer_token, verified_principal
 from orderly.platform.auth.jwks import JwksFetchError
 from orderly.platform.auth.verifier import InvalidToken
 
@@ -54,7 +54,7 @@ async def principal_scope(request: Request) -> str:
     if token is None:
         return ANONYMOUS
     try:
-        principal = await verifier_for(request.app).verify(token)
+        principal = await verified_principal(request, token)
     except (InvalidToken, JwksFetchError):
         return credential_scope(token)
     if principal.kind == "service":
