@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orderly.shared_kernel.money import is_currency
+
+RateLimitClass = Literal["read", "write", "checkout", "auth"]
+# A route's class in ORDERLY_RATE_LIMIT_ROUTES: one of the above, or not limited.
+RateLimitRouteClass = Literal["read", "write", "checkout", "auth", "none"]
+_OPERATION = re.compile(r"^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) /\S*$")
+
+
+class RateLimitQuota(BaseModel):
+    """``limit`` requests per ``window_s`` seconds; in the environment, ``{"limit": 600, "window_s": 60}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    limit: int = Field(ge=1, le=1_000_000)
+    window_s: int = Field(ge=1, le=86_400)
 
 
 class Settings(BaseSettings):
@@ -104,6 +119,47 @@ class Settings(BaseSettings):
         le=1,
         description="Share of new traces kept (parent-based: a sampled caller is always followed)."
         " Unset: OTEL_TRACES_SAMPLER, else every trace.",
+    )
+
+    # Rate limits per client and route (docs/api/rate-limits.md, docs/adr/0009).
+    rate_limit_enabled: bool = Field(
+        default=True,
+        description="Limit each client's requests per route in Redis (429 past the quota). Off: no limits"
+        " and no RateLimit headers.",
+    )
+    rate_limit_read: RateLimitQuota = Field(
+        default=RateLimitQuota(limit=600, window_s=60),
+        description="Quota per client of each GET route (storefront and admin reads).",
+    )
+    rate_limit_write: RateLimitQuota = Field(
+        default=RateLimitQuota(limit=120, window_s=60),
+        description="Quota per client of each POST/PUT/PATCH/DELETE route not in another class.",
+    )
+    rate_limit_checkout: RateLimitQuota = Field(
+        default=RateLimitQuota(limit=10, window_s=60), description="Quota per client of POST /v1/checkouts."
+    )
+    rate_limit_auth: RateLimitQuota = Field(
+        default=RateLimitQuota(limit=60, window_s=60),
+        description="Quota per client of sign-in, the token, revocation and introspection endpoints, and"
+        " registration.",
+    )
+    rate_limit_routes: dict[str, RateLimitRouteClass] = Field(
+        default_factory=dict,
+        description="Routes moved to another class, over the built-in table: 'METHOD /path/template' ->"
+        " read, write, checkout, auth, or none (not limited). JSON in the environment.",
+    )
+    rate_limit_redis_budget_s: float = Field(
+        default=0.05,
+        gt=0,
+        le=5,
+        description="Longest a limit check waits for Redis; slower, and the request goes through unchecked.",
+    )
+    rate_limit_pause_after_failure_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="After Redis failed a check, requests go through unchecked this long before it is"
+        " tried again (so an outage does not cost every request the budget).",
     )
 
     # Resource-server side, used by every module: whose access tokens the API accepts.
@@ -294,6 +350,14 @@ class Settings(BaseSettings):
     def _redis_only(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("rate_limit_routes")
+    @classmethod
+    def _operations(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = [operation for operation in value if not _OPERATION.match(operation)]
+        if wrong:
+            raise ValueError(f"keys must read 'METHOD /path/template' (e.g. 'POST /v1/checkouts'): {wrong}")
         return value
 
     @field_validator("cart_default_currency")

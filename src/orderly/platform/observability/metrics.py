@@ -96,6 +96,18 @@ RETENTION_ERRORS = Counter(
     ("module",),
 )
 
+RATE_LIMITED = Counter(
+    "orderly_rate_limited",
+    "Requests the API rate limiter refused with 429, per policy (the class of route they were sent to).",
+    ("policy",),
+)
+RATE_LIMIT_FAIL_OPEN = Counter(
+    "orderly_rate_limit_fail_open",
+    "Limit checks skipped and the request let through unchecked, per limiter and reason: Redis failed"
+    " (error), outlasted the time budget (timeout), or was being left alone after a failure (paused).",
+    ("limiter", "reason"),
+)
+
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 # Requests no route matched (404s on unknown paths, probes for files that

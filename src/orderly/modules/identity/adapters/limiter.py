@@ -5,27 +5,24 @@ increments it and sets the TTL atomically, so concurrent failures from many
 API replicas count exactly.
 
 If Redis is unreachable the limiter fails open (sign-in keeps working,
-unthrottled) and says so in the log: losing Redis degrades protection, never
-availability (DESIGN.md). It also fails open *fast*: each Redis call has a small
-time budget, and after a failure Redis is left alone for a few seconds instead
-of every sign-in paying the client's connect timeouts and retries again.
+unthrottled) and says so in the log and the ``orderly_rate_limit_fail_open``
+metric: losing Redis degrades protection, never availability (DESIGN.md). It
+fails open *fast*, through the platform's ``FailOpen`` guard, which the API's
+rate limiter uses too: each Redis call has a small time budget, and after a
+failure Redis is left alone for a few seconds.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
-import structlog
-from redis.exceptions import RedisError
 
 from orderly.modules.identity.application.ports import Limit
-
-log = structlog.get_logger(module="identity.limiter")
+from orderly.platform.ratelimit import FailOpen
 
 _INCREMENT = """
 local count = redis.call('INCR', KEYS[1])
@@ -34,8 +31,6 @@ if count == 1 then
 end
 return count
 """
-_FAILURES = (RedisError, OSError, TimeoutError)
-T = TypeVar("T")
 
 
 class RedisAttemptLimiter:
@@ -51,13 +46,13 @@ class RedisAttemptLimiter:
     ) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._budget_s = budget_s
-        self._pause_s = pause_after_failure_s
-        self._clock = clock
-        self._paused_until = 0.0
-        # The Redis client's pool is shared with carts, caches and other limits;
-        # a burst of sign-ins waits here rather than exhausting it.
-        self._slots = asyncio.Semaphore(max_concurrent)
+        self._guard = FailOpen(
+            limiter="identity",
+            budget_s=budget_s,
+            pause_after_failure_s=pause_after_failure_s,
+            max_concurrent=max_concurrent,
+            clock=clock,
+        )
         self._increment: Any = redis.register_script(_INCREMENT)
 
     async def retry_after(self, limits: Sequence[Limit]) -> int | None:
@@ -68,7 +63,7 @@ class RedisAttemptLimiter:
                     pipe.pttl(self._key(limit))
                 return list(await pipe.execute())
 
-        replies = await self._call("check", read)
+        replies = await self._guard.call("check", read)
         if replies is None:
             return None
         waits = []
@@ -83,32 +78,13 @@ class RedisAttemptLimiter:
             for limit in limits:
                 await self._increment(keys=[self._key(limit)], args=[limit.window_s])
 
-        await self._call("record", increment)
+        await self._guard.call("record", increment)
 
     async def clear(self, limit: Limit) -> None:
         async def remove() -> None:
             await self._redis.delete(self._key(limit))
 
-        await self._call("clear", remove)
-
-    async def _call(self, operation: str, action: Callable[[], Awaitable[T]]) -> T | None:
-        # Waiting for a slot is back-pressure, not a Redis fault: only the Redis
-        # call itself is timed, so a flood of sign-ins cannot make a healthy
-        # Redis look down and switch the limiter off.
-        async with self._slots:
-            if self._clock() < self._paused_until:
-                return None
-            try:
-                return await asyncio.wait_for(action(), timeout=self._budget_s)
-            except _FAILURES as exc:
-                self._paused_until = self._clock() + self._pause_s
-                log.warning(
-                    "rate limiter unavailable; failing open",
-                    operation=operation,
-                    error=type(exc).__name__,
-                    pause_s=self._pause_s,
-                )
-                return None
+        await self._guard.call("clear", remove)
 
     def _key(self, limit: Limit) -> str:
         return self._prefix + limit.key
