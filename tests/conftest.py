@@ -32,6 +32,13 @@ REDIS_URL = os.environ.get("ORDERLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
 BROKER_URL = os.environ.get("ORDERLY_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# Rate limits are off in tests unless a test turns them on (tests/*/test_rate_limit*.py):
+# many suites send hundreds of requests from one client through one app, and
+# with a real Redis the buckets of 127.0.0.1 outlive a test. Set here rather
+# than in the `settings` fixture so that every Settings() a test builds, and the
+# `orderly serve` a test starts, inherit it.
+os.environ.setdefault("ORDERLY_RATE_LIMIT_ENABLED", "false")
+
 
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
@@ -79,7 +86,9 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, relay_poll_interval_s=0.05, log_json=False)
+    return Settings(
+        database_url=database_url, relay_poll_interval_s=0.05, log_json=False, rate_limit_enabled=False
+    )
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from orderly.platform.http.problems import install_problem_handlers
 from orderly.platform.idempotency import IdempotencyConfig, install_idempotency, principal_scope
 from orderly.platform.observability.exposition import metrics_router, watch_pool
 from orderly.platform.observability.http import HttpObservabilityMiddleware
+from orderly.platform.ratelimit import install_rate_limits
 
 DESCRIPTION = """
 Orderly is a headless commerce backend. Errors are RFC 9457 problem documents
@@ -61,6 +62,9 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
         resolve_scope=principal_scope,
         config=IdempotencyConfig(exempt_path_prefixes=("/oauth/",)),
     )
+    # Rate limits per client and route (ADR 0009): outside the idempotency
+    # layer, so a refused request never claims its key or reaches its storage.
+    install_rate_limits(app, redis=container.redis, settings=container.settings)
     # The body limit lives in this middleware, not in FastAPI(max_body_size=...):
     # FastAPI's limiter sits outside every user middleware and would answer 413
     # as plain text without the request id.
