@@ -97,6 +97,16 @@ class TestAnswers:
                 assert [response.status_code for response in responses] == [200] * 5, path
                 assert not any("ratelimit" in response.headers for response in responses), path
 
+    async def test_the_openapi_document_declares_the_429_of_limited_operations(
+        self, settings: Settings, database_url: str, engine: AsyncEngine
+    ) -> None:
+        async with app_client(limited(settings), database_url, run_background=False) as client:
+            paths = (await client.get("/openapi.json")).json()["paths"]
+
+        assert '"checkout"' in paths["/v1/checkouts"]["post"]["responses"]["429"]["description"]
+        assert "429" in paths["/v1/products"]["get"]["responses"]
+        assert "429" not in paths["/readyz"]["get"]["responses"]
+
 
 class TestClients:
     async def test_staff_members_behind_one_address_have_a_bucket_each(

@@ -12,6 +12,7 @@ from orderly.platform.ratelimit import Decision, PolicyTable, Quota
 from orderly.platform.ratelimit.clients import bucket_key
 from orderly.platform.ratelimit.headers import limit_field, policy_field, rate_limit_headers
 from orderly.platform.ratelimit.middleware import OperationTable
+from orderly.platform.ratelimit.openapi import document_rate_limits
 from orderly.platform.ratelimit.policy import Policy
 from orderly.platform.settings import Settings, SettingsError, load_settings
 
@@ -228,3 +229,18 @@ class TestHeaders:
 
     def test_without_redis_only_the_policy_is_known(self) -> None:
         assert rate_limit_headers(self.POLICY, None) == {"RateLimit-Policy": '"read";q=600;w=60'}
+
+
+class TestOpenApi:
+    def test_every_limited_operation_declares_its_429_and_policy(self) -> None:
+        app = _app()
+        document_rate_limits(app, table(rate_limit_routes={"PATCH /v1/products/{product_id}": "none"}))
+
+        paths = app.openapi()["paths"]
+
+        answer = paths["/v1/products/{product_id}"]["get"]["responses"]["429"]
+        assert '"read" (600 per 60 s)' in answer["description"]
+        assert set(answer["headers"]) == {"Retry-After", "RateLimit-Policy", "RateLimit"}
+        assert "application/problem+json" in answer["content"]
+        assert "429" not in paths["/v1/products/{product_id}"]["patch"]["responses"]
+        assert "429" not in paths["/healthz"]["get"]["responses"]

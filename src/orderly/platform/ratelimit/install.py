@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from orderly.platform.ratelimit.failopen import FailOpen
 from orderly.platform.ratelimit.gcra import RedisRateLimiter
 from orderly.platform.ratelimit.middleware import RateLimitMiddleware
+from orderly.platform.ratelimit.openapi import document_rate_limits
 from orderly.platform.ratelimit.policy import PolicyTable
 from orderly.platform.settings import Settings
 
@@ -27,9 +28,11 @@ def install_rate_limits(app: FastAPI, *, redis: aioredis.Redis, settings: Settin
         budget_s=settings.rate_limit_redis_budget_s,
         pause_after_failure_s=settings.rate_limit_pause_after_failure_s,
     )
+    policies = PolicyTable.from_settings(settings)
     app.add_middleware(
         RateLimitMiddleware,
         limiter=RedisRateLimiter(redis, guard=guard),
-        policies=PolicyTable.from_settings(settings),
+        policies=policies,
         routes=app.router.routes,
     )
+    document_rate_limits(app, policies)
