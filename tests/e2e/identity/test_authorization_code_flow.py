@@ -175,6 +175,7 @@ class TestAuthorizationCodeWithPkce:
         # The client may ask for every staff scope; a support member gets support's only.
         assert set(tokens.body["scope"].split()) == {
             "me:read",
+            "me:write",
             "orders:read",
             "customers:read",
             "payments:read",

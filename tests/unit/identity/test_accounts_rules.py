@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orderly.modules.identity.domain.accounts import Email, WeakPassword, check_password_strength
+from orderly.modules.identity.domain.accounts import (
+    Email,
+    WeakPassword,
+    check_new_password,
+    check_password_strength,
+)
 from orderly.modules.identity.domain.scopes import (
     CUSTOMER_SCOPES,
     ROLE_SCOPES,
@@ -100,6 +105,25 @@ class TestPasswordStrength:
         check_password_strength("ada-walks-the-long-harbour-road-9", email=ADA)
 
 
+class TestNewPassword:
+    def test_a_strong_password_other_than_the_current_one_is_accepted(self) -> None:
+        check_new_password("quiet-orchard-compass-42", current="violet-harbour-lantern-7", email=ADA)
+
+    def test_the_current_password_again_is_refused_naming_new_password(self) -> None:
+        with pytest.raises(WeakPassword, match="differ") as refused:
+            check_new_password("violet-harbour-lantern-7", current="violet-harbour-lantern-7", email=ADA)
+        assert refused.value.details["field"] == "new_password"
+
+    def test_a_change_of_case_is_a_different_password(self) -> None:
+        check_new_password("Violet-Harbour-Lantern-7", current="violet-harbour-lantern-7", email=ADA)
+
+    @pytest.mark.parametrize("password", ["short-pass1", "Password123456!", "ada@example.com1"])
+    def test_the_strength_rule_applies_and_names_new_password(self, password: str) -> None:
+        with pytest.raises(WeakPassword) as refused:
+            check_new_password(password, current="violet-harbour-lantern-7", email=ADA)
+        assert refused.value.details["field"] == "new_password"
+
+
 class TestScopes:
     def test_scope_strings_parse_to_sets_and_back(self) -> None:
         scopes = parse_scope("orders:read  me:read")
@@ -118,6 +142,10 @@ class TestScopes:
             assert ROLE_SCOPES[role] <= ROLE_SCOPES[Role.ADMIN]
         assert "catalog:write" in ROLE_SCOPES[Role.CATALOG_MANAGER]
         assert "catalog:write" not in ROLE_SCOPES[Role.SUPPORT]
+
+    def test_every_staff_member_may_read_and_change_their_own_account(self) -> None:
+        for role in Role:
+            assert {"me:read", "me:write"} <= ROLE_SCOPES[role]
 
     def test_customers_never_hold_back_office_scopes(self) -> None:
         assert not CUSTOMER_SCOPES & {

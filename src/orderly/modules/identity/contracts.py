@@ -17,3 +17,16 @@ class CustomerRegistered(IntegrationEvent):
 
     customer_id: str
     email: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordChanged(IntegrationEvent):
+    """A customer or staff member changed their password, proving the old one; their other
+    sessions have ended. Carries no password or hash: notifications tell the person, so that
+    a change they did not make does not go unnoticed."""
+
+    event_type: ClassVar[str] = "identity.password_changed.v1"
+    aggregate_type: ClassVar[str] = "account"
+
+    subject_id: str
+    subject_kind: str

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from orderly.modules.identity.contracts import CustomerRegistered
+from orderly.modules.identity.contracts import CustomerRegistered, PasswordChanged
 from orderly.modules.identity.domain.common_passwords import COMMON_PASSWORDS
 from orderly.modules.identity.domain.scopes import CUSTOMER_SCOPES, ROLE_SCOPES, Role
 from orderly.shared_kernel.domain import AggregateRoot, utcnow
@@ -65,8 +65,8 @@ class Email:
         return cls(value=value, key=value.lower())
 
 
-def check_password_strength(password: str, *, email: Email) -> None:
-    """The minimum-strength rule (docs/adr/0020).
+def check_password_strength(password: str, *, email: Email, field: str = "password") -> None:
+    """The minimum-strength rule (docs/adr/0020); ``field`` is the request field a refusal names.
 
     At least 12 characters and at most 256; some letters (not only digits and
     symbols); not one of the passwords attackers try first (ignoring case and
@@ -74,19 +74,19 @@ def check_password_strength(password: str, *, email: Email) -> None:
     two distinct characters.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password")
+        raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field=field)
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword(f"a password has at most {MAX_PASSWORD_LENGTH} characters", field="password")
+        raise WeakPassword(f"a password has at most {MAX_PASSWORD_LENGTH} characters", field=field)
     if "\x00" in password:
-        raise WeakPassword("a password cannot contain NUL characters", field="password")
+        raise WeakPassword("a password cannot contain NUL characters", field=field)
     folded = password.casefold()
     stem = _TRAILING_NOISE.sub("", folded)
     if not stem:
-        raise WeakPassword("a password of only digits and symbols is too easy to guess", field="password")
+        raise WeakPassword("a password of only digits and symbols is too easy to guess", field=field)
     if folded in COMMON_PASSWORDS or stem in COMMON_PASSWORDS:
-        raise WeakPassword("this password is too common; choose another", field="password")
+        raise WeakPassword("this password is too common; choose another", field=field)
     if len(set(folded)) <= 2:
-        raise WeakPassword("a password needs more than one or two distinct characters", field="password")
+        raise WeakPassword("a password needs more than one or two distinct characters", field=field)
     # What is left once the address, its local part and its domain are taken out.
     remainder = folded
     local, _, domain = email.key.partition("@")
@@ -94,7 +94,18 @@ def check_password_strength(password: str, *, email: Email) -> None:
         if len(part) >= 3:
             remainder = remainder.replace(part, "")
     if len(remainder) < MIN_PASSWORD_LENGTH // 2:
-        raise WeakPassword("a password must not be built around the e-mail address", field="password")
+        raise WeakPassword("a password must not be built around the e-mail address", field=field)
+
+
+def check_new_password(password: str, *, current: str, email: Email) -> None:
+    """A replacement password: the strength rule, and not the password it replaces.
+
+    Only an exact repeat is refused; ``current`` has just been verified, so the
+    comparison needs no hash.
+    """
+    if password == current:
+        raise WeakPassword("the new password must differ from the current one", field="new_password")
+    check_password_strength(password, email=email, field="new_password")
 
 
 def check_name(name: str | None) -> str | None:
@@ -154,6 +165,11 @@ class Customer(AggregateRoot):
         """A stronger hash of the same password (the hasher's parameters went up)."""
         self.password_hash = password_hash
 
+    def change_password(self, password_hash: str) -> None:
+        """A new password, after the customer proved the old one."""
+        self.password_hash = password_hash
+        self.record(_password_changed(self.id, "customer"))
+
 
 class StaffMember(AggregateRoot):
     def __init__(
@@ -194,3 +210,12 @@ class StaffMember(AggregateRoot):
 
     def rehash_password(self, password_hash: str) -> None:
         self.password_hash = password_hash
+
+    def change_password(self, password_hash: str) -> None:
+        """A new password, after the staff member proved the old one."""
+        self.password_hash = password_hash
+        self.record(_password_changed(self.id, "staff"))
+
+
+def _password_changed(account_id: uuid.UUID, kind: str) -> PasswordChanged:
+    return PasswordChanged(aggregate_id=str(account_id), subject_id=str(account_id), subject_kind=kind)

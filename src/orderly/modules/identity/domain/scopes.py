@@ -39,16 +39,20 @@ class Role(StrEnum):
     SUPPORT = "support"
 
 
+# Every staff member reads their own account and changes their own password
+# (``me:write``; the rest of /v1/me's writes are for customers only).
+_OWN_ACCOUNT = frozenset({ME_READ, ME_WRITE})
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
-    Role.CATALOG_MANAGER: frozenset({ME_READ, CATALOG_READ, CATALOG_WRITE, INVENTORY_READ}),
-    Role.INVENTORY_MANAGER: frozenset({ME_READ, INVENTORY_READ, INVENTORY_WRITE}),
-    Role.SUPPORT: frozenset({ME_READ, ORDERS_READ, CUSTOMERS_READ, PAYMENTS_READ}),
+    Role.CATALOG_MANAGER: _OWN_ACCOUNT | {CATALOG_READ, CATALOG_WRITE, INVENTORY_READ},
+    Role.INVENTORY_MANAGER: _OWN_ACCOUNT | {INVENTORY_READ, INVENTORY_WRITE},
+    Role.SUPPORT: _OWN_ACCOUNT | {ORDERS_READ, CUSTOMERS_READ, PAYMENTS_READ},
 }
 # Moving money (order changes, refunds) is for admins only.
 ROLE_SCOPES[Role.ADMIN] = frozenset().union(*ROLE_SCOPES.values(), {ORDERS_WRITE, PAYMENTS_WRITE})
 
 STAFF_SCOPES = ROLE_SCOPES[Role.ADMIN]
-SERVICE_SCOPES = (STAFF_SCOPES - {ME_READ}) | {INTROSPECT}
+# A service has no account of its own to read or change.
+SERVICE_SCOPES = (STAFF_SCOPES - _OWN_ACCOUNT) | {INTROSPECT}
 KNOWN_SCOPES = CUSTOMER_SCOPES | STAFF_SCOPES | SERVICE_SCOPES
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
