@@ -62,7 +62,7 @@ class FakeAccounts:
             raise EmailTaken()
         self.state.staff[member.id] = member
 
-    async def staff(self, staff_id: uuid.UUID) -> StaffMember | None:
+    async def staff(self, staff_id: uuid.UUID, *, for_update: bool = False) -> StaffMember | None:
         return self.state.staff.get(staff_id)
 
     async def staff_by_email(self, email_key: str) -> StaffMember | None:
@@ -122,6 +122,32 @@ class FakeGrants:
         if record is not None and record.revoked_at is None:
             self.state.access_tokens[jti] = replace(record, revoked_at=now)
 
+    async def revoke_families_of(
+        self, *, subject: str, subject_kind: str, keep: uuid.UUID | None, now: datetime, reason: str
+    ) -> int:
+        ended = [
+            family
+            for family in self.state.families.values()
+            if (family.subject, family.subject_kind) == (subject, subject_kind)
+            and family.id != keep
+            and not family.revoked
+        ]
+        for family in ended:
+            family.revoke(now=now, reason=reason)
+        return len(ended)
+
+    async def expire_codes_of(self, *, subject: str, subject_kind: str) -> int:
+        live = [
+            code
+            for code in self.state.codes.values()
+            if (code.subject, code.subject_kind) == (subject, subject_kind)
+            and code.consumed_at is None
+            and code.expires_at > code.created_at
+        ]
+        for code in live:
+            code.expires_at = code.created_at
+        return len(live)
+
 
 class FakeAddresses:
     def __init__(self, state: Store) -> None:
@@ -165,7 +191,8 @@ class FakeUnitOfWork:
         self._draft = self.store
 
     async def commit(self) -> None:
-        for aggregate in [*self._draft.customers.values(), *self._draft.addresses.values()]:
+        draft = self._draft
+        for aggregate in [*draft.customers.values(), *draft.staff.values(), *draft.addresses.values()]:
             self._draft.events.extend(aggregate.collect_events())
         self._draft.commits += 1
         for name in vars(self.store):

@@ -88,10 +88,11 @@ class SqlAccountRepository:
             "uq_staff_email_key",
         )
 
-    async def staff(self, staff_id: uuid.UUID) -> StaffMember | None:
-        return self._staff(
-            (await self._connection.execute(select(staff).where(staff.c.id == staff_id))).one_or_none()
-        )
+    async def staff(self, staff_id: uuid.UUID, *, for_update: bool = False) -> StaffMember | None:
+        query = select(staff).where(staff.c.id == staff_id)
+        if for_update:
+            query = query.with_for_update()
+        return self._staff((await self._connection.execute(query)).one_or_none())
 
     async def staff_by_email(self, email_key: str) -> StaffMember | None:
         query = select(staff).where(staff.c.email_key == email_key)
@@ -123,7 +124,7 @@ class SqlAccountRepository:
     def _staff(self, row: Row[Any] | None) -> StaffMember | None:
         if row is None:
             return None
-        return StaffMember(
+        member = StaffMember(
             id=row.id,
             email=Email(value=row.email, key=row.email_key),
             password_hash=row.password_hash,
@@ -132,6 +133,8 @@ class SqlAccountRepository:
             created_at=row.created_at,
             version=row.version,
         )
+        self._uow.track(member)
+        return member
 
 
 class SqlClientRepository:
@@ -320,6 +323,36 @@ class SqlGrantRepository:
             .where(access_tokens.c.jti == jti, access_tokens.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+
+    async def revoke_families_of(
+        self, *, subject: str, subject_kind: str, keep: uuid.UUID | None, now: datetime, reason: str
+    ) -> int:
+        query = update(token_families).where(
+            token_families.c.subject == subject,
+            token_families.c.subject_kind == subject_kind,
+            token_families.c.revoked_at.is_(None),
+        )
+        if keep is not None:
+            query = query.where(token_families.c.id != keep)
+        result = await self._connection.execute(query.values(revoked_at=now, revoked_reason=reason))
+        return int(result.rowcount)
+
+    async def expire_codes_of(self, *, subject: str, subject_kind: str) -> int:
+        # Expiry set to the code's own creation, not to ``now``: an exchange
+        # that started a moment before this change compares with its own,
+        # earlier clock, and must find the code expired all the same.
+        codes = authorization_codes.c
+        result = await self._connection.execute(
+            update(authorization_codes)
+            .where(
+                codes.subject == subject,
+                codes.subject_kind == subject_kind,
+                codes.consumed_at.is_(None),
+                codes.expires_at > codes.created_at,
+            )
+            .values(expires_at=codes.created_at)
+        )
+        return int(result.rowcount)
 
 
 class SqlAddressRepository:

@@ -168,6 +168,14 @@ signing_keys = Table(
     Column("publish_until", DateTime(timezone=True), nullable=True),
     CheckConstraint("status IN ('next', 'active', 'retired')", name="status_known"),
 )
+# A password change revokes the subject's live families (the revoked ones
+# leave the index, which keeps it small).
+Index(
+    "ix_token_families_subject_live",
+    token_families.c.subject,
+    token_families.c.subject_kind,
+    postgresql_where=token_families.c.revoked_at.is_(None),
+)
 # At most one key signs at any time.
 Index(
     "uq_signing_keys_one_active",

@@ -77,6 +77,17 @@ class SignInThrottled(Exception):
         self.retry_after = retry_after
 
 
+def account_limit(account_key: str, *, max_attempts: int, window_s: int) -> Limit:
+    """The wrong-password counter of one account (``Email.key``).
+
+    Sign-in and password changes both count against it, so a password guesser
+    gains nothing by moving from the one to the other.
+    """
+    # Hashed so the rate-limit store holds no e-mail addresses.
+    account_digest = hashlib.sha256(account_key.encode()).hexdigest()
+    return Limit(f"signin:account:{account_digest}", max_attempts, window_s)
+
+
 @dataclass(frozen=True)
 class SignInPolicy:
     account_limit: int
@@ -205,11 +216,9 @@ class AuthorizationService:
             account_key = Email.parse(email).key
         except InvalidInput:
             account_key = email.strip().lower()[:320]
-        # Hashed so the rate-limit store holds no e-mail addresses.
-        account_digest = hashlib.sha256(account_key.encode()).hexdigest()
         window = self._policy.window_s
         return [
-            Limit(f"signin:account:{account_digest}", self._policy.account_limit, window),
+            account_limit(account_key, max_attempts=self._policy.account_limit, window_s=window),
             Limit(f"signin:address:{client_address}", self._policy.address_limit, window),
         ]
 

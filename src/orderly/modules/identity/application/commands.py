@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from orderly.modules.identity.domain.clients import SignIn
+from orderly.modules.identity.domain.grants import SubjectKind
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,14 @@ class ChangeAddress:
 class RemoveAddress:
     customer_id: uuid.UUID
     address_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ChangePassword:
+    """``session`` is the ``jti`` of the access token the request came with: that sign-in stays."""
+
+    subject: uuid.UUID
+    subject_kind: SubjectKind
+    current_password: str
+    new_password: str
+    session: uuid.UUID | None = None
