@@ -120,6 +120,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/v1/customers/{customer_id}"): SignedIn(None),
     ("GET", "/v1/me"): SignedIn("me:read"),
     ("PATCH", "/v1/me"): Customer("me:write"),
+    ("POST", "/v1/me/password"): SignedIn("me:write"),
     ("GET", "/v1/me/addresses"): Customer("me:read"),
     ("POST", "/v1/me/addresses"): Customer("me:write"),
     ("GET", "/v1/me/addresses/{address_id}"): Customer("me:read"),

@@ -15,6 +15,7 @@ from orderly.modules.identity.adapters.facade import SqlIdentityApi
 from orderly.modules.identity.adapters.housekeeping import run_housekeeping
 from orderly.modules.identity.adapters.http_accounts import build_accounts_router
 from orderly.modules.identity.adapters.http_oauth import build_oauth_router
+from orderly.modules.identity.adapters.http_password import build_password_router
 from orderly.modules.identity.adapters.keystore import (
     KeyStoreError,
     RotationResult,
@@ -28,6 +29,7 @@ from orderly.modules.identity.adapters.repository import IdentitySqlUnitOfWork
 from orderly.modules.identity.application.accounts import CreatedClient, create_client, create_staff_member
 from orderly.modules.identity.application.authorize import AuthorizationService, SignInPolicy
 from orderly.modules.identity.application.commands import CreateClient, CreateStaffMember
+from orderly.modules.identity.application.passwords import AttemptPolicy, PasswordService
 from orderly.modules.identity.application.ports import PasswordHasher
 from orderly.modules.identity.application.tokens import TokenPolicy, TokenService
 from orderly.platform.messaging.port import Subscription
@@ -83,6 +85,15 @@ class IdentityModule:
                 code_ttl=timedelta(seconds=settings.identity_code_ttl_s),
             ),
         )
+        self.passwords = PasswordService(
+            uow_factory=self.unit_of_work,
+            hasher=self.hasher,
+            limiter=self.limiter,
+            policy=AttemptPolicy(
+                account_limit=settings.identity_signin_account_limit,
+                window_s=settings.identity_signin_window_s,
+            ),
+        )
         self._facade = SqlIdentityApi(self.queries)
 
     def unit_of_work(self) -> IdentitySqlUnitOfWork:
@@ -118,6 +129,7 @@ class IdentityModule:
                 register_limit=settings.identity_register_ip_limit,
                 window_s=settings.identity_signin_window_s,
             ),
+            build_password_router(passwords=self.passwords),
         ]
 
     def subscriptions(self) -> Sequence[Subscription]:
