@@ -57,7 +57,7 @@ PERSONAL = ("Lovelace", "Analytical Mews")
 
 # Path parameters naming an object that belongs to one customer, and those that do not.
 OWNED = ("customer_id", "address_id", "cart_id", "order_id", "payment_id", "shipment_id", "reference")
-NOT_OWNED = ("product_id", "category_id", "slug", "sku")
+NOT_OWNED = ("product_id", "category_id", "slug", "sku", "code")  # code: a warehouse, staff-only
 
 # What Eve sends to each unsafe route of the sweep: valid for the route, so the
 # only thing wrong with the request is whose object it names. An unsafe route
