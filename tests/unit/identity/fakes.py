@@ -51,11 +51,14 @@ class FakeAccounts:
     async def save_customer(self, customer: Customer) -> None:
         self.state.customers[customer.id] = customer
 
-    async def save_password_hash(self, account: Customer | StaffMember) -> None:
-        if isinstance(account, Customer):
-            self.state.customers[account.id] = account
-        else:
-            self.state.staff[account.id] = account
+    async def save_password_hash(
+        self, account: Customer | StaffMember, *, replacing: str | None = None
+    ) -> None:
+        stored: dict[uuid.UUID, Any] = (
+            self.state.customers if isinstance(account, Customer) else self.state.staff
+        )
+        if replacing is None or stored[account.id].password_hash == replacing:
+            stored[account.id] = account
 
     async def add_staff(self, member: StaffMember) -> None:
         if any(s.email.key == member.email.key for s in self.state.staff.values()):

@@ -356,3 +356,25 @@ class TestRefusals:
             await world.change(customer_id)
         assert world.store.customers[customer_id].password_hash == "fake$someone-elses-new-password"
         await world.refresh(shop, refresh)
+
+    async def test_a_sign_in_upgrading_the_old_hash_meanwhile_does_not_bring_the_old_password_back(
+        self,
+    ) -> None:
+        world = World()
+        world.hasher.upgrade = True
+        shop = await world.shop()
+        customer_id = await world.customer()
+        world.store.customers[customer_id].password_hash = f"old${OLD}"
+        verify = world.hasher.verify
+
+        async def change_while_verifying(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+            answer = await verify(password, password_hash)
+            if password == OLD and world.store.customers[customer_id].password_hash == f"old${OLD}":
+                # The sign-in has checked the old password; the change commits now.
+                world.hasher.verify = verify  # type: ignore[method-assign]
+                await world.change(customer_id)
+            return answer
+
+        world.hasher.verify = change_while_verifying  # type: ignore[method-assign]
+        await world.code(shop, password=OLD)
+        assert world.store.customers[customer_id].password_hash == f"fake${NEW}"

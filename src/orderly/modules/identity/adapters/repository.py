@@ -66,11 +66,14 @@ class SqlAccountRepository:
             .values(name=customer.name, version=customer.version)
         )
 
-    async def save_password_hash(self, account: Customer | StaffMember) -> None:
+    async def save_password_hash(
+        self, account: Customer | StaffMember, *, replacing: str | None = None
+    ) -> None:
         table = customers if isinstance(account, Customer) else staff
-        await self._connection.execute(
-            update(table).where(table.c.id == account.id).values(password_hash=account.password_hash)
-        )
+        query = update(table).where(table.c.id == account.id)
+        if replacing is not None:
+            query = query.where(table.c.password_hash == replacing)
+        await self._connection.execute(query.values(password_hash=account.password_hash))
 
     async def add_staff(self, member: StaffMember) -> None:
         self._uow.track(member)

@@ -245,8 +245,11 @@ class AuthorizationService:
         if isinstance(account, StaffMember) and not account.active:
             return None
         if rehashed is not None:
+            verified = account.password_hash
             account.rehash_password(rehashed)
             async with self._uow_factory() as uow:
-                await uow.accounts.save_password_hash(account)
+                # Only over the hash just verified: a password changed in the
+                # meantime must not be turned back into this one.
+                await uow.accounts.save_password_hash(account, replacing=verified)
                 await uow.commit()
         return account
