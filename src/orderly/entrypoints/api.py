@@ -16,6 +16,7 @@ from orderly.platform.idempotency import IdempotencyConfig, install_idempotency,
 from orderly.platform.observability.exposition import metrics_router, watch_pool
 from orderly.platform.observability.http import HttpObservabilityMiddleware
 from orderly.platform.ratelimit import install_rate_limits
+from orderly.platform.settings import Settings
 
 DESCRIPTION = """
 Orderly is a headless commerce backend. Errors are RFC 9457 problem documents
@@ -60,7 +61,9 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
         app,
         engine=container.engine,
         resolve_scope=principal_scope,
-        config=IdempotencyConfig(exempt_path_prefixes=("/oauth/",)),
+        config=IdempotencyConfig(
+            exempt_path_prefixes=("/oauth/",), fingerprint_secret=_fingerprint_secret(container.settings)
+        ),
     )
     # Rate limits per client and route (ADR 0009): outside the idempotency
     # layer, so a refused request never claims its key or reaches its storage.
@@ -93,3 +96,10 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
             app.include_router(router)
     app.state.container = container
     return app
+
+
+def _fingerprint_secret(settings: Settings) -> bytes | None:
+    key = settings.idempotency_fingerprint_key
+    if key is None and settings.env == "production":
+        raise RuntimeError("ORDERLY_IDEMPOTENCY_FINGERPRINT_KEY is required when ORDERLY_ENV=production")
+    return key.get_secret_value().encode() if key is not None else None

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     db_pool_overflow: int = Field(default=10, ge=0, le=200)
     db_statement_timeout_ms: int = Field(default=15_000, ge=100)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    idempotency_fingerprint_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="HMAC key (at least 32 characters) of the Idempotency-Key request fingerprints, which"
+        " are kept a day or more: unkeyed, the fingerprint of a body holding a password is a fast hash"
+        " of it. Changing it makes retries of keys stored before the change answer 422. Required when"
+        " env=production.",
+    )
     relay_batch_size: int = Field(default=200, ge=1, le=10_000)
     relay_poll_interval_s: float = Field(default=0.2, gt=0, le=60)
     outbox_partitions: int = Field(default=16, ge=1, le=1024)

@@ -10,12 +10,14 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly.entrypoints.api import create_app
 from orderly.entrypoints.bootstrap import build_container
 from orderly.modules.identity.module import IdentityModule
+from orderly.platform.idempotency.keys import fingerprint
 from orderly.platform.idempotency.tables import idempotency_keys
 from orderly.platform.settings import Settings
 
@@ -145,3 +147,46 @@ class TestKeysAreScopedToTheVerifiedCaller:
         scopes = await _scopes(engine)
         assert {"sub:customer-1", "sub:customer-2", "client:cli_backoffice", "anonymous"} < scopes
         assert not any("not-a-token" in scope for scope in scopes), "raw credentials are never stored"
+
+
+class TestKeyedFingerprints:
+    async def test_stored_fingerprints_are_keyed_by_the_configured_secret(
+        self, settings: Settings, database_url: str, engine: AsyncEngine
+    ) -> None:
+        secret = "fingerprint-secret-" + "x" * 20
+        keyed = settings.model_copy(update={"idempotency_fingerprint_key": SecretStr(secret)})
+        app = create_app(build_container(keyed, database_url=database_url), run_background=False)
+        _add_probe_route(app)
+        key = f"fp-{uuid.uuid4()}"
+        body = b'{"probe": "a body that could hold a password"}'
+        async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://orderly.test") as client:
+                headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
+                first = await client.post("/test-only/probes", content=body, headers=headers)
+                again = await client.post("/test-only/probes", content=body, headers=headers)
+                other = await client.post("/test-only/probes", content=b"{}", headers=headers)
+        assert first.status_code == 201, first.text
+        assert again.content == first.content
+        assert other.status_code == 422
+        async with engine.connect() as conn:
+            stored = await conn.scalar(
+                select(idempotency_keys.c.fingerprint).where(idempotency_keys.c.key == key)
+            )
+        parts = {
+            "method": "POST",
+            "path": b"/test-only/probes",
+            "query": b"",
+            "content_type": "application/json",
+        }
+        assert stored == fingerprint(**parts, body=body, secret=secret.encode())
+        assert stored != fingerprint(**parts, body=body)
+
+    def test_production_refuses_to_start_without_the_secret(
+        self, settings: Settings, database_url: str
+    ) -> None:
+        production = settings.model_copy(update={"env": "production"})
+        # The catalog alone: the identity and payments modules have production checks of their own.
+        container = build_container(production, database_url=database_url, module_names=["catalog"])
+        with pytest.raises(RuntimeError, match="ORDERLY_IDEMPOTENCY_FINGERPRINT_KEY"):
+            create_app(container, run_background=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from orderly.platform.idempotency.keys import IdempotencyKey, InvalidKey, fingerprint, parse_key
@@ -14,8 +16,11 @@ def _fp(
     query: bytes = b"",
     content_type: str | None = "application/json",
     body: bytes = b'{"cart":"c1"}',
+    secret: bytes | None = None,
 ) -> str:
-    return fingerprint(method=method, path=path, query=query, content_type=content_type, body=body)
+    return fingerprint(
+        method=method, path=path, query=query, content_type=content_type, body=body, secret=secret
+    )
 
 
 class TestParsingTheHeader:
@@ -88,6 +93,21 @@ class TestFingerprint:
 
     def test_method_case_does_not_matter(self) -> None:
         assert _fp(method="post") == _fp(method="POST")
+
+    def test_a_secret_keys_it_and_the_same_secret_gives_the_same_fingerprint(self) -> None:
+        secret = b"s" * 32
+        assert _fp(secret=secret) == _fp(secret=secret)
+        assert _fp(secret=secret) != _fp()
+        assert _fp(secret=secret) != _fp(secret=b"t" * 32)
+        assert _fp(secret=secret, body=b"{}") != _fp(secret=secret)
+
+    def test_without_the_secret_a_guessed_body_cannot_be_checked(self) -> None:
+        # What someone holding the table (not the settings) could compute for a
+        # guessed password never equals the stored, keyed fingerprint.
+        body = b'{"current_password": "old one", "new_password": "a guess"}'
+        stored = _fp(body=body, secret=b"k" * 32)
+        assert stored != _fp(body=body)
+        assert hashlib.sha256(body).hexdigest() not in stored
 
 
 class TestDerivedIdentifiers:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 MINIMUM_RETENTION = timedelta(hours=24)
@@ -26,6 +26,9 @@ class IdempotencyConfig:
     # single-use credentials (a replayed token response would defeat code
     # single-use and refresh rotation), so they opt out entirely.
     exempt_path_prefixes: tuple[str, ...] = ()
+    # HMAC key of the request fingerprints (keys.fingerprint says why); None
+    # keeps plain SHA-256, which only development and tests may do.
+    fingerprint_secret: bytes | None = field(default=None, repr=False)
 
     def exempt(self, path: str) -> bool:
         return any(path.startswith(prefix) for prefix in self.exempt_path_prefixes)

@@ -4,6 +4,7 @@ request fingerprint a retry must match."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import uuid
 from contextvars import ContextVar
@@ -65,20 +66,36 @@ def _unquote(raw: str) -> str:
     return "".join(chars)
 
 
-def fingerprint(*, method: str, path: bytes, query: bytes, content_type: str | None, body: bytes) -> str:
+def fingerprint(
+    *,
+    method: str,
+    path: bytes,
+    query: bytes,
+    content_type: str | None,
+    body: bytes,
+    secret: bytes | None = None,
+) -> str:
     """What a retry must repeat exactly for its key to be honoured.
 
     Method, raw path and raw query string, the media type of the body
     (``Content-Type`` without parameters, lower-cased, so ``; charset=utf-8``
-    does not matter) and the SHA-256 of the body bytes. No other header is
+    does not matter) and a digest of the body bytes. No other header is
     part of it: the caller is the key's scope, not its fingerprint, and a
     retry's ``Accept`` or ``X-Request-ID`` may differ. Bytes are compared
     as sent, so a client must resend the same serialisation of its body.
+
+    With a ``secret`` every digest is an HMAC-SHA-256 under it. Bodies carry
+    passwords (registration, a password change) and fingerprints are kept at
+    least a day: a plain SHA-256 of such a body would let whoever reads the
+    table test password guesses at hashing speed instead of argon2's. The
+    secret lives in the settings, not in the database, so the table alone
+    gives nothing to test against.
     """
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    digest = hashlib.sha256()
+    body_digest = hmac.new(secret, body, hashlib.sha256).digest() if secret else hashlib.sha256(body).digest()
+    digest = hmac.new(secret, digestmod=hashlib.sha256) if secret else hashlib.sha256()
     # Length-prefixed fields: no two different requests share an encoding.
-    for field in (method.upper().encode(), path, query, media_type.encode(), hashlib.sha256(body).digest()):
+    for field in (method.upper().encode(), path, query, media_type.encode(), body_digest):
         digest.update(len(field).to_bytes(8, "big"))
         digest.update(field)
     return digest.hexdigest()

@@ -123,6 +123,7 @@ class IdempotencyMiddleware:
                 query=scope.get("query_string", b""),
                 content_type=request.headers.get("content-type"),
                 body=body,
+                secret=self.config.fingerprint_secret,
             ),
             method=scope["method"],
             path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
