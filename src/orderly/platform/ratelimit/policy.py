@@ -37,6 +37,8 @@ DEFAULT_ROUTE_CLASSES: Mapping[str, RateLimitRouteClass] = {
     "POST /oauth/revoke": "auth",
     "POST /oauth/introspect": "auth",
     "POST /v1/customers": "auth",
+    # Proves the current password: a guesser holding a stolen token would hammer it.
+    "POST /v1/me/password": "auth",
     # Each checkout reserves stock and authorizes a payment.
     "POST /v1/checkouts": "checkout",
     # The payment provider's webhooks: one sender, signed, and a webhook
