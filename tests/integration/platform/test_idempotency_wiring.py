@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -173,14 +174,11 @@ class TestKeyedFingerprints:
             stored = await conn.scalar(
                 select(idempotency_keys.c.fingerprint).where(idempotency_keys.c.key == key)
             )
-        parts = {
-            "method": "POST",
-            "path": b"/test-only/probes",
-            "query": b"",
-            "content_type": "application/json",
-        }
-        assert stored == fingerprint(**parts, body=body, secret=secret.encode())
-        assert stored != fingerprint(**parts, body=body)
+        probe = functools.partial(
+            fingerprint, method="POST", path=b"/test-only/probes", query=b"", content_type="application/json"
+        )
+        assert stored == probe(body=body, secret=secret.encode())
+        assert stored != probe(body=body)
 
     def test_production_refuses_to_start_without_the_secret(
         self, settings: Settings, database_url: str
