@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderly.platform.idempotency import IdempotencyConfig, PostgresIdempotencyStore
-from orderly.platform.idempotency.keys import fingerprint
+from orderly.platform.idempotency.keys import KEY_PATTERN, fingerprint
 from orderly.platform.idempotency.scope import ANONYMOUS
 from orderly.platform.idempotency.state import StoredResponse
 from orderly.platform.idempotency.store import Claim
@@ -259,8 +259,20 @@ class TestRoutesThatRequireAKey:
         assert key_parameter("/flaky", "post")["schema"] == {
             "type": "string",
             "minLength": 1,
-            "maxLength": 255,
+            "maxLength": 257,
+            "pattern": KEY_PATTERN,
         }
+
+    async def test_every_unsafe_operation_documents_what_the_key_can_answer(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Found by tests/e2e/test_api_contract.py: a malformed key was an undocumented 400.
+        document = (await client.get("/openapi.json")).json()
+        for path, item in document["paths"].items():
+            for method, operation in item.items():
+                if method.upper() in {"POST", "PUT", "PATCH", "DELETE"}:
+                    assert {"400", "409", "422"} <= operation["responses"].keys(), (method, path)
+        assert "Problem" in document["components"]["schemas"]
 
 
 class TestCallerScope:

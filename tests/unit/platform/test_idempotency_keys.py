@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from orderly.platform.idempotency.keys import IdempotencyKey, InvalidKey, fingerprint, parse_key
+from orderly.platform.idempotency.keys import KEY_PATTERN, IdempotencyKey, InvalidKey, fingerprint, parse_key
 
 
 def _fp(
@@ -63,6 +66,28 @@ class TestParsingTheHeader:
     def test_two_key_headers_are_ambiguous_and_refused(self) -> None:
         with pytest.raises(InvalidKey):
             parse_key([b"k-1", b"k-2"])
+
+
+class TestTheDocumentedPattern:
+    """``KEY_PATTERN`` is what the OpenAPI document tells clients; it must accept
+    exactly the header values ``parse_key`` accepts (leading and trailing
+    blanks aside: those never survive an HTTP parser)."""
+
+    @given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=260))
+    @example('"a\\"b"')
+    @example('"a"b"')
+    @example("k" * 255)
+    @example("k" * 256)
+    @example('"' + "k" * 255 + '"')
+    def test_it_accepts_what_the_parser_accepts(self, value: str) -> None:
+        if value != value.strip(" "):
+            return
+        try:
+            parse_key([value.encode()])
+            parsed = True
+        except InvalidKey:
+            parsed = False
+        assert bool(re.fullmatch(KEY_PATTERN, value)) is parsed
 
 
 class TestFingerprint:

@@ -16,6 +16,13 @@ MAX_KEY_LENGTH = 255
 
 # Printable ASCII, space included (RFC 9110 field values may hold inner spaces).
 _KEY = re.compile(rf"[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}")
+# What ``parse_key`` accepts, as the OpenAPI document states it (ECMA-262
+# syntax): a bare key (no surrounding whitespace, no leading quote), or a
+# quoted sf-string of 1 to 255 characters with ``\"`` and ``\\`` escapes.
+KEY_PATTERN = (
+    rf"^(?:[!#-~](?:[ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?"
+    rf'|"(?:[ !#-\[\]-~]|\\["\\]){{1,{MAX_KEY_LENGTH}}}")$'
+)
 # Namespace of the identifiers handlers derive from a key (``IdempotencyKey.derive``).
 _DERIVE_NAMESPACE = uuid.UUID("6f1c0a52-3f0e-4c55-9d0f-8b7a2e9d4c31")
 

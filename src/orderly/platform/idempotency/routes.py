@@ -8,8 +8,10 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
+from pydantic.json_schema import models_json_schema
 
-from orderly.platform.idempotency.keys import HEADER, MAX_KEY_LENGTH, IdempotencyKey
+from orderly.platform.http.problems import PROBLEM_MEDIA_TYPE, Problem
+from orderly.platform.idempotency.keys import HEADER, KEY_PATTERN, MAX_KEY_LENGTH, IdempotencyKey
 from orderly.platform.idempotency.middleware import UNSAFE_METHODS, tracking
 
 _DESCRIPTION = (
@@ -90,6 +92,9 @@ def document_idempotency(app: FastAPI, *, exempt: Callable[[str], bool] = lambda
         # FastAPI rebuilds the document when routes change; annotating is
         # idempotent, so it is simply redone on whatever ``build`` returns.
         schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in _problem_schemas().items():
+            components.setdefault(name, definition)
         required = set(_required_operations(app))
         for path, path_item in schema.get("paths", {}).items():
             if exempt(path):
@@ -112,18 +117,42 @@ def _required_operations(app: FastAPI) -> Iterator[tuple[str, str]]:
                 yield str(context.path_format), method
 
 
+# What the middleware itself can answer on any unsafe operation, whatever the
+# route: a key it cannot read, a key still running, a key used for another request.
+_KEY_PROBLEMS = {
+    "400": "The Idempotency-Key header is malformed (or missing where required).",
+    "409": "The first request with this Idempotency-Key is still running (see `Retry-After`).",
+    "422": "This Idempotency-Key was first used for a different request.",
+}
+
+
 def _annotate(operation: dict[str, Any], *, required: bool) -> None:
     parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
     parameter = next((p for p in parameters if _is_key_header(p)), None)
     if parameter is None:
         parameter = {"name": HEADER, "in": "header", "required": False, "description": _DESCRIPTION}
         parameters.append(parameter)
-    parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
+    # The quoted spelling is two characters longer than the key it carries.
+    parameter["schema"] = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH + 2,
+        "pattern": KEY_PATTERN,
+    }
     if required:
         parameter["required"] = True
-        operation.setdefault("responses", {}).setdefault(
-            "400", {"description": "Bad request, e.g. the Idempotency-Key header is missing or invalid."}
-        )
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status, description in _KEY_PROBLEMS.items():
+        responses.setdefault(status, {"description": description, "content": {PROBLEM_MEDIA_TYPE: _PROBLEM}})
+
+
+_PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
+
+
+def _problem_schemas() -> dict[str, Any]:
+    """``Problem`` and what it refers to, as OpenAPI components."""
+    _, schemas = models_json_schema([(Problem, "serialization")], ref_template="#/components/schemas/{model}")
+    return dict(schemas["$defs"])
 
 
 def _is_key_header(parameter: dict[str, Any]) -> bool:
