@@ -482,6 +482,15 @@ class TestOpenApiDeclaresIt:
                 checked += 1
         assert checked == 23
 
+    async def test_routes_that_serve_guests_say_a_token_is_optional(
+        self, operations: dict[tuple[str, str], dict[str, Any]]
+    ) -> None:
+        # Found by tests/e2e/test_api_contract.py: guest routes were documented as
+        # refusing requests without a token. `{}` is OpenAPI's "no credentials".
+        for key in PROTECTED:
+            guests = isinstance(POLICIES[key], GuestOrCustomer | TokenOrOrderToken)
+            assert ({} in operations[key]["security"]) is guests, key
+
     async def test_storefront_reads_ask_for_no_token(
         self, operations: dict[tuple[str, str], dict[str, Any]]
     ) -> None:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from orderly import __version__
 from orderly.entrypoints.bootstrap import Container
+from orderly.platform.auth.openapi import document_optional_auth
 from orderly.platform.http.health import health_router
 from orderly.platform.http.middleware import RequestContextMiddleware
 from orderly.platform.http.problems import install_problem_handlers
@@ -94,6 +95,7 @@ def create_app(container: Container, *, run_background: bool) -> FastAPI:
     for module in container.modules:
         for router in module.routers():
             app.include_router(router)
+    document_optional_auth(app)
     app.state.container = container
     return app
 

@@ -40,6 +40,13 @@ bearer_scheme = HTTPBearer(
     auto_error=False,
     description="An access token (RFC 9068 JWT) from the configured issuer: `Authorization: Bearer <token>`.",
 )
+# The same scheme for routes that also serve callers without credentials
+# (guests): ``platform.auth.openapi`` documents them as such.
+optional_bearer_scheme = HTTPBearer(
+    bearerFormat="JWT",
+    auto_error=False,
+    description=bearer_scheme.model.description,
+)
 
 
 def build_verifier(settings: Settings, *, local_issuers: Iterable[LocalIssuer] = ()) -> TokenVerifier:

@@ -32,7 +32,7 @@ from orderly.modules.cart.application.commands import (
 from orderly.modules.cart.application.handlers import CartService
 from orderly.modules.cart.domain.cart import CART_ID_PATTERN, SKU_PATTERN
 from orderly.platform.auth import Principal, requires_customer
-from orderly.platform.auth.dependencies import authenticate, bearer_scheme, forbidden
+from orderly.platform.auth.dependencies import authenticate, forbidden, optional_bearer_scheme
 from orderly.platform.http.problems import problem_response, problem_responses
 from orderly.shared_kernel.domain import utcnow
 
@@ -48,7 +48,7 @@ CartIdPath = Annotated[
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN, max_length=64, examples=["MUG-1"])]
 
 
-async def optional_customer(request: Request, _: Any = Depends(bearer_scheme)) -> uuid.UUID | None:
+async def optional_customer(request: Request, _: Any = Depends(optional_bearer_scheme)) -> uuid.UUID | None:
     """No credentials: a guest. Credentials: they must be a customer's valid token."""
     if not request.headers.getlist("authorization"):
         return None

@@ -47,7 +47,7 @@ from orderly.modules.ordering.application.orders import cancel_order, get_order,
 from orderly.modules.ordering.application.ports import OrderingDeps
 from orderly.modules.ordering.domain.address import ShippingAddress
 from orderly.platform.auth import Principal
-from orderly.platform.auth.dependencies import authenticate, bearer_scheme, forbidden
+from orderly.platform.auth.dependencies import authenticate, bearer_scheme, forbidden, optional_bearer_scheme
 from orderly.platform.http.pagination import decode_cursor, encode_cursor
 from orderly.platform.http.problems import problem_response, problem_responses
 from orderly.platform.idempotency import OptionalIdempotencyKey, RequiredIdempotencyKey
@@ -73,14 +73,20 @@ StatusFilter = Literal[
 ]
 
 
-async def optional_principal(request: Request, _: Any = Depends(bearer_scheme)) -> Principal | None:
-    """The verified caller, or None when the request carries no credentials at all."""
+async def optional_principal(request: Request, _: Any = Depends(optional_bearer_scheme)) -> Principal | None:
+    """The verified caller, or None when the request carries no credentials at all (a guest)."""
     if not request.headers.getlist("authorization"):
         return None
     return await authenticate(request)
 
 
+async def bearer_principal(request: Request, _: Any = Depends(bearer_scheme)) -> Principal | None:
+    """The same, on routes that serve no guests: the handler answers 401 to None."""
+    return await optional_principal(request)
+
+
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+BearerPrincipal = Annotated[Principal | None, Depends(bearer_principal)]
 GuestToken = Annotated[
     str | None,
     Header(
@@ -220,7 +226,7 @@ def build_router(*, deps: OrderingDeps, queries: SqlOrderQueries) -> APIRouter:
         summary="List orders",
     )
     async def list_orders(
-        principal: OptionalPrincipal,
+        principal: BearerPrincipal,
         status_: Annotated[list[StatusFilter] | None, Query(alias="status")] = None,
         placed_from: Annotated[datetime | None, Query(description="Inclusive, ISO 8601.")] = None,
         placed_to: Annotated[datetime | None, Query(description="Exclusive, ISO 8601.")] = None,
@@ -285,7 +291,7 @@ def build_router(*, deps: OrderingDeps, queries: SqlOrderQueries) -> APIRouter:
     async def refund(
         order_id: uuid.UUID,
         body: RefundIn,
-        principal: OptionalPrincipal,
+        principal: BearerPrincipal,
         key: OptionalIdempotencyKey,
     ) -> Any:
         """Refund part or all of the captured amount (staff, `orders:write`). Accepted
