@@ -15,6 +15,7 @@ from orderly.platform.db import create_engine
 from orderly.platform.settings import Settings
 from tests.conftest import truncate_all
 from tests.integration.ordering.support import ADDRESS, Shop, shop
+from tests.reliability.ordering.support import settle
 from tests.support.auth import AuthKit, SignedInCustomer
 from tests.support.http import assert_problem, invalid_field_names
 
@@ -118,6 +119,8 @@ class TestSavedAddressRefusals:
     ) -> None:
         ada, eve = await customer(s), await customer(s)
         adas = await save_address(s, ada)
+        # Orders of the other tests may still be reserving: count once their sagas are done.
+        await settle(s.engine, timeout_s=30)
         stock, orders, reservations = await s.stock("PEN-1"), await s.order_count(), await s.reservations()
         problems = []
         for address_id in (adas, str(uuid.uuid4())):
