@@ -1,10 +1,11 @@
-"""Annotated types for request bodies: strings that PostgreSQL can store, decimals as strings."""
+"""Annotated types for request bodies: strings that PostgreSQL can store, decimals as strings,
+integers as JSON Schema counts them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 
 def _no_nul(value: str) -> str:
@@ -14,7 +15,22 @@ def _no_nul(value: str) -> str:
     return value
 
 
+# Don't stack a ``pattern`` on SafeStr: pydantic still enforces it but leaves it
+# out of the OpenAPI document. A pattern that admits no U+0000 needs no SafeStr
+# (``Annotated[str, StringConstraints(pattern=...)]``).
 SafeStr = Annotated[str, AfterValidator(_no_nul)]
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# JSON Schema's ``integer`` includes 5.0; a strict int field refuses it (and rightly
+# refuses "5" and true). Put it last, after the strictness and the bounds, so that
+# the document keeps them: ``Annotated[int, Field(strict=True, ge=1), WHOLE_FLOATS]``.
+WHOLE_FLOATS = BeforeValidator(_integral)
 
 
 def bounded_str(min_length: int = 0, max_length: int = 10_000, *, strip: bool = False) -> object:

@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from orderly.modules.cart.application.handlers import MergeOutcome
 from orderly.modules.cart.domain.cart import CART_ID_PATTERN, MAX_QUANTITY, SKU_PATTERN
 from orderly.modules.cart.domain.merge import AdjustmentReason, MergeAdjustment
 from orderly.modules.cart.domain.pricing import LineStatus, PricedCart, PricedLine
+from orderly.platform.http.types import WHOLE_FLOATS
 from orderly.shared_kernel.money import Money, is_currency
 
 CartId = Annotated[str, StringConstraints(pattern=CART_ID_PATTERN)]
@@ -40,8 +41,8 @@ class NewCartIn(BaseModel):
 class LineQuantityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quantity: StrictInt = Field(
-        ge=0, le=MAX_QUANTITY, description="The line's new quantity; 0 removes the line.", examples=[2]
+    quantity: Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY), WHOLE_FLOATS] = Field(
+        description="The line's new quantity; 0 removes the line.", examples=[2]
     )
 
 
@@ -49,8 +50,8 @@ class AddLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Sku = Field(examples=["MUG-1"])
-    quantity: StrictInt = Field(
-        ge=1, le=MAX_QUANTITY, description="How many to add to the line (created if absent).", examples=[1]
+    quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY), WHOLE_FLOATS] = Field(
+        description="How many to add to the line (created if absent).", examples=[1]
     )
 
 

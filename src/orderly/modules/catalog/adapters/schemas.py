@@ -37,7 +37,8 @@ ATTRIBUTE_VALUE = Annotated[SafeStr, StringConstraints(min_length=1, max_length=
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SLUG, pattern=SLUG_FIELD_PATTERN)]
 Name = Annotated[SafeStr, StringConstraints(min_length=1, max_length=200)]
 Description = Annotated[SafeStr, StringConstraints(max_length=10_000)]
-Sku = Annotated[SafeStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+# Not on SafeStr (its pattern would be missing from the document); the pattern admits no NUL.
+Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
 class MoneyIn(BaseModel):

@@ -28,7 +28,7 @@ from orderly.modules.fulfilment.application.ports import UowFactory
 from orderly.modules.fulfilment.domain.model import Shipment
 from orderly.platform.auth import Principal, requires
 from orderly.platform.http.problems import problem_responses
-from orderly.platform.http.types import SafeStr
+from orderly.platform.http.types import WHOLE_FLOATS, SafeStr
 
 ORDERS_READ = "orders:read"
 ORDERS_WRITE = "orders:write"
@@ -51,7 +51,7 @@ class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
-    quantity: Annotated[int, Field(strict=True, ge=1, le=100_000)]
+    quantity: Annotated[int, Field(strict=True, ge=1, le=100_000), WHOLE_FLOATS]
 
 
 class ShipmentIn(BaseModel):

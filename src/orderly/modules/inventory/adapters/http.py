@@ -46,7 +46,7 @@ from orderly.modules.inventory.domain.warehouse import CODE_PATTERN
 from orderly.platform.auth import requires
 from orderly.platform.http.pagination import decode_cursor, encode_cursor
 from orderly.platform.http.problems import problem_response, problem_responses, scope_problems
-from orderly.platform.http.types import SafeStr
+from orderly.platform.http.types import WHOLE_FLOATS, SafeStr
 
 INVENTORY_READ = "inventory:read"
 INVENTORY_WRITE = "inventory:write"
@@ -54,11 +54,12 @@ READER = (Depends(requires(INVENTORY_READ)),)
 WRITER = (Depends(requires(INVENTORY_WRITE)),)
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-Sku = Annotated[SafeStr, StringConstraints(pattern=SKU_PATTERN)]
+# Not on SafeStr (its pattern would be missing from the document); the pattern admits no NUL.
+Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
 WarehouseCode = Annotated[str, StringConstraints(pattern=CODE_PATTERN.pattern)]
 Reference = Annotated[str, StringConstraints(pattern=REFERENCE_PATTERN.pattern)]
 # strict: a quantity is a JSON integer, never "5", 5.0 or true.
-Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY)]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_LINE_QUANTITY), WHOLE_FLOATS]
 ReferencePath = Annotated[str, Path(pattern=REFERENCE_PATTERN.pattern)]
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
 
@@ -68,7 +69,7 @@ class AdjustmentIn(BaseModel):
 
     sku: Sku
     warehouse: WarehouseCode
-    delta: Annotated[int, Field(strict=True, ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT)] = Field(
+    delta: Annotated[int, Field(strict=True, ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT), WHOLE_FLOATS] = Field(
         description="Units added (positive) or removed (negative); never zero."
     )
     reason: AdjustmentReason = Field(
@@ -136,7 +137,9 @@ class ReservationIn(BaseModel):
     reference: Reference = Field(examples=["order-0193"], description="The caller's id (an order); unique.")
     lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
     ttl_seconds: Annotated[
-        int, Field(strict=True, ge=int(MIN_TTL.total_seconds()), le=int(MAX_TTL.total_seconds()))
+        int,
+        Field(strict=True, ge=int(MIN_TTL.total_seconds()), le=int(MAX_TTL.total_seconds())),
+        WHOLE_FLOATS,
     ] = Field(default=900, description="How long the stock is held unless confirmed or released.")
 
 

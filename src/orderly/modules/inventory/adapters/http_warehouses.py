@@ -28,12 +28,12 @@ from orderly.modules.inventory.domain.errors import StaleWarehouseVersion, Wareh
 from orderly.modules.inventory.domain.warehouse import CODE_PATTERN, MAX_NAME, MAX_PRIORITY, Warehouse
 from orderly.platform.http.preconditions import PreconditionProblem, etag, expected_version, stale
 from orderly.platform.http.problems import problem_responses, scope_problems
-from orderly.platform.http.types import SafeStr
+from orderly.platform.http.types import WHOLE_FLOATS, SafeStr
 
 CodePath = Annotated[str, Path(pattern=CODE_PATTERN.pattern)]
 Name = Annotated[SafeStr, StringConstraints(min_length=1, max_length=MAX_NAME)]
 # strict: a priority is a JSON integer and a flag a JSON boolean, never "5" or "true".
-Priority = Annotated[int, Field(strict=True, ge=0, le=MAX_PRIORITY)]
+Priority = Annotated[int, Field(strict=True, ge=0, le=MAX_PRIORITY), WHOLE_FLOATS]
 Active = Annotated[bool, Field(strict=True)]
 IfMatch = Annotated[
     str | None,
