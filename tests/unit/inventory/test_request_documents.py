@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from orderly.modules.inventory.adapters.http import SKU_PATTERN, AdjustmentIn, ReservationIn
-from orderly.modules.inventory.adapters.http_warehouses import WarehouseIn
+from orderly.modules.inventory.adapters.http_warehouses import WarehouseIn, WarehousePatch
 
 
 class TestSkus:
@@ -39,3 +39,16 @@ class TestWholeNumbers:
             ReservationIn.model_validate_json(
                 f'{{"reference": "order-1", "lines": [{{"sku": "MUG-1", "quantity": {quantity}}}]}}'
             )
+
+
+class TestWarehousePatch:
+    # Found by tests/e2e/test_api_contract.py: null and {} looked valid in the document.
+    def test_the_document_offers_no_null_and_asks_for_one_field(self) -> None:
+        schema = WarehousePatch.model_json_schema()
+        assert schema["minProperties"] == 1
+        for name, definition in schema["properties"].items():
+            assert "anyOf" not in definition, name
+            with pytest.raises(ValidationError):
+                WarehousePatch.model_validate({name: None})
+        with pytest.raises(ValidationError):
+            WarehousePatch.model_validate({})

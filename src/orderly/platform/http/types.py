@@ -39,3 +39,22 @@ def bounded_str(min_length: int = 0, max_length: int = 10_000, *, strip: bool = 
         StringConstraints(min_length=min_length, max_length=max_length, strip_whitespace=strip),
         AfterValidator(_no_nul),
     ]
+
+
+def null_refused(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` of an optional field that may be left out but not sent as null.
+
+    ``X | None = None`` is how pydantic spells "may be absent", and it documents
+    null as a valid value; PATCH bodies refuse null ("leave the field out to
+    keep it"), so the document offers the value alone.
+    """
+    if schema.get("default", ...) is None:
+        del schema["default"]
+    options = schema.pop("anyOf", None)
+    if options is None:
+        return
+    kept = [option for option in options if option.get("type") != "null"]
+    if len(kept) == 1:
+        schema.update(kept[0])
+    else:
+        schema["anyOf"] = kept

@@ -27,7 +27,7 @@ from orderly.modules.catalog.domain.product import (
     MAX_VARIANTS,
 )
 from orderly.modules.catalog.domain.slug import MAX_SLUG
-from orderly.platform.http.types import SafeStr
+from orderly.platform.http.types import SafeStr, null_refused
 from orderly.shared_kernel.money import is_currency, minor_units
 
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,15})(\.[0-9]{1,4})?$"
@@ -127,11 +127,15 @@ class ProductPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    description: Description | None = None
-    slug: Slug | None = None
-    category_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_CATEGORIES)
-    variants: list[VariantIn] | None = Field(default=None, min_length=1, max_length=MAX_VARIANTS)
+    name: Name | None = Field(default=None, json_schema_extra=null_refused)
+    description: Description | None = Field(default=None, json_schema_extra=null_refused)
+    slug: Slug | None = Field(default=None, json_schema_extra=null_refused)
+    category_ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=MAX_CATEGORIES, json_schema_extra=null_refused
+    )
+    variants: list[VariantIn] | None = Field(
+        default=None, min_length=1, max_length=MAX_VARIANTS, json_schema_extra=null_refused
+    )
 
     @model_validator(mode="after")
     def _no_nulls(self) -> ProductPatch:
@@ -154,8 +158,10 @@ class CategoryPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[SafeStr, StringConstraints(min_length=1, max_length=100)] | None = None
-    slug: Slug | None = None
+    name: Annotated[SafeStr, StringConstraints(min_length=1, max_length=100)] | None = Field(
+        default=None, json_schema_extra=null_refused
+    )
+    slug: Slug | None = Field(default=None, json_schema_extra=null_refused)
     parent_id: uuid.UUID | None = None
 
     @model_validator(mode="after")

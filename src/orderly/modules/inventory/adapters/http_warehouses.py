@@ -28,7 +28,7 @@ from orderly.modules.inventory.domain.errors import StaleWarehouseVersion, Wareh
 from orderly.modules.inventory.domain.warehouse import CODE_PATTERN, MAX_NAME, MAX_PRIORITY, Warehouse
 from orderly.platform.http.preconditions import PreconditionProblem, etag, expected_version, stale
 from orderly.platform.http.problems import problem_responses, scope_problems
-from orderly.platform.http.types import WHOLE_FLOATS, SafeStr
+from orderly.platform.http.types import WHOLE_FLOATS, SafeStr, null_refused
 
 CodePath = Annotated[str, Path(pattern=CODE_PATTERN.pattern)]
 Name = Annotated[SafeStr, StringConstraints(min_length=1, max_length=MAX_NAME)]
@@ -59,12 +59,15 @@ class WarehouseIn(BaseModel):
 class WarehousePatch(BaseModel):
     """Fields to change; absent fields stay as they are. At least one is needed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    name: Name | None = None
-    priority: Priority | None = Field(default=None, description="Allocation rank: 0 is drawn from before 1.")
+    name: Name | None = Field(default=None, json_schema_extra=null_refused)
+    priority: Priority | None = Field(
+        default=None, description="Allocation rank: 0 is drawn from before 1.", json_schema_extra=null_refused
+    )
     active: Active | None = Field(
         default=None,
+        json_schema_extra=null_refused,
         description="false: new reservations stop drawing from it and its stock stops counting as "
         "available; existing reservations there can still be confirmed or released.",
     )
