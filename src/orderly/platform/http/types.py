@@ -3,6 +3,8 @@ integers as JSON Schema counts them."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
@@ -58,3 +60,17 @@ def null_refused(schema: dict[str, Any]) -> None:
         schema.update(kept[0])
     else:
         schema["anyOf"] = kept
+
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _not_a_number(value: Any) -> Any:
+    # Pydantic reads a number as seconds since the epoch ("0.5" is 1970-01-01T00:00:00.5Z);
+    # the document promises ISO 8601 (``format: date-time``), so a number is refused.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_not_a_number)]

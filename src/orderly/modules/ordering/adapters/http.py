@@ -14,7 +14,6 @@ Someone else's order is 404, never 403, so order ids cannot be probed.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -50,6 +49,7 @@ from orderly.platform.auth import Principal
 from orderly.platform.auth.dependencies import authenticate, bearer_scheme, forbidden, optional_bearer_scheme
 from orderly.platform.http.pagination import decode_cursor, encode_cursor
 from orderly.platform.http.problems import problem_response, problem_responses
+from orderly.platform.http.types import IsoDateTime
 from orderly.platform.idempotency import OptionalIdempotencyKey, RequiredIdempotencyKey
 
 ORDERS_READ = "orders:read"
@@ -228,8 +228,8 @@ def build_router(*, deps: OrderingDeps, queries: SqlOrderQueries) -> APIRouter:
     async def list_orders(
         principal: BearerPrincipal,
         status_: Annotated[list[StatusFilter] | None, Query(alias="status")] = None,
-        placed_from: Annotated[datetime | None, Query(description="Inclusive, ISO 8601.")] = None,
-        placed_to: Annotated[datetime | None, Query(description="Exclusive, ISO 8601.")] = None,
+        placed_from: Annotated[IsoDateTime | None, Query(description="Inclusive, ISO 8601.")] = None,
+        placed_to: Annotated[IsoDateTime | None, Query(description="Exclusive, ISO 8601.")] = None,
         customer_id: Annotated[uuid.UUID | None, Query(description="Staff only.")] = None,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
