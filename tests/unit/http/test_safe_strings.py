@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
@@ -19,3 +21,12 @@ class TestSafeStr:
     @pytest.mark.parametrize("value", ["Mug", "", "Tasse à café ☕", "tab\tand\nnewline", "\x01"])
     def test_other_text_is_kept_unchanged(self, value: str) -> None:
         assert safe.validate_python(value) == value
+
+
+class TestTheDocumentSaysSo:
+    # Found by tests/e2e/test_api_contract.py: a NUL was refused with a 422
+    # the document did not announce, so a "valid" refund reason was refused.
+    def test_the_json_schema_excludes_nul(self) -> None:
+        pattern = safe.json_schema()["pattern"]
+        assert re.search(pattern, "Tasse à café ☕")
+        assert not re.search(pattern, "a\x00b")

@@ -7,7 +7,9 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, GetJsonSchemaHandler, StringConstraints
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 
 def _no_nul(value: str) -> str:
@@ -20,7 +22,18 @@ def _no_nul(value: str) -> str:
 # Don't stack a ``pattern`` on SafeStr: pydantic still enforces it but leaves it
 # out of the OpenAPI document. A pattern that admits no U+0000 needs no SafeStr
 # (``Annotated[str, StringConstraints(pattern=...)]``).
-SafeStr = Annotated[str, AfterValidator(_no_nul)]
+class _DocumentNoNul:
+    """Says in the document what ``_no_nul`` enforces (``pattern``, unless one is there)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.setdefault("pattern", "^[^\\u0000]*$")
+        return json_schema
+
+
+SafeStr = Annotated[str, AfterValidator(_no_nul), _DocumentNoNul()]
 
 
 def _integral(value: Any) -> Any:
