@@ -373,18 +373,21 @@ def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     counted = Tally()
     yield counted
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is None:
         return
-    reporter.write_line("")
-    reporter.write_line(
+    lines = [
         f"API contract: {sum(counted.sent.values())} requests to {len(counted.sent)} operations "
         f"in {time.monotonic() - counted.started:.1f}s (at most {MAX_EXAMPLES} fuzzed per operation, "
-        f"{'random' if RANDOM else 'derandomized'})"
-    )
-    for label, sent in sorted(counted.sent.items()):
-        reporter.write_line(f"  {sent:5d}  {label}")
-    for label in counted.skipped:
-        reporter.write_line(f"  skipped, the budget of {BUDGET_S:.0f}s was spent: {label}")
+        f"{'random' if RANDOM else 'derandomized'})",
+        *(f"  {sent:5d}  {label}" for label, sent in sorted(counted.sent.items())),
+        *(f"  skipped, the budget of {BUDGET_S:.0f}s was spent: {label}" for label in counted.skipped),
+    ]
+    # Fixture teardown output is captured; the tally is for whoever runs the file.
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        reporter.write_line("")
+        for line in lines:
+            reporter.write_line(line)
 
 
 def _credentials(case: Case, seeded: Seeded) -> dict[str, str]:
